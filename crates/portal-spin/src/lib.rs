@@ -1,0 +1,62 @@
+//! Helpers every portal component uses at its HTTP edge.
+//!
+//! This crate depends on `spin-sdk` and so builds only for `wasm32-wasip2`; the security logic
+//! lives in crates that build natively too.
+
+use bytes::Bytes;
+use spin_sdk::http::FullBody;
+
+/// A response with a complete body, the type every handler returns.
+pub type Response = http::Response<FullBody<Bytes>>;
+
+/// Identity of a component, reported by its health route.
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentInfo {
+    /// Component id, as in `spin.toml`.
+    pub name: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+}
+
+/// Answers `GET <prefix>/health` with the component's name and version.
+pub fn health(info: ComponentInfo) -> Response {
+    json(
+        http::StatusCode::OK,
+        &serde_json::json!({
+            "component": info.name,
+            "version": info.version,
+            "status": "ok",
+        }),
+    )
+}
+
+/// Serializes `value` as a JSON response.
+pub fn json(status: http::StatusCode, value: &impl serde::Serialize) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    with_body(status, "application/json", body)
+}
+
+/// An RFC 9457 problem response for a path no route of this component handles.
+pub fn not_found() -> Response {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no endpoint exists at this path; see the OpenAPI document for the routes",
+    });
+    with_body(
+        http::StatusCode::NOT_FOUND,
+        "application/problem+json",
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+}
+
+fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
+}

@@ -1,0 +1,250 @@
+//! The listener: HTTP/1.1 and HTTP/2, over rustls when given a certificate, plain only on
+//! loopback.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::app::{App, EPOCH_TICK, Origin};
+use crate::body::{self, HostBody};
+use crate::problem;
+
+/// Path of the test clock control, served only with `--danger-test-clock` on loopback.
+pub const TEST_CLOCK_PATH: &str = "/.well-known/portal-host/test-clock";
+
+/// How long shutdown waits for open requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A bound listener, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+}
+
+impl Server {
+    /// Binds `address`; refuses a plain listener on a non-loopback address.
+    pub async fn bind(
+        app: Arc<App>,
+        address: SocketAddr,
+        tls: Option<(&Path, &Path)>,
+    ) -> anyhow::Result<Self> {
+        if tls.is_none() && !address.ip().is_loopback() {
+            bail!(
+                "refusing to serve plain HTTP on {address}: give --tls-cert and --tls-key, or \
+                 listen on a loopback address"
+            );
+        }
+        if app.test_clock().is_some() && !address.ip().is_loopback() {
+            bail!("--danger-test-clock is only allowed on a loopback listener");
+        }
+        let tls = tls
+            .map(|(cert, key)| tls_acceptor(cert, key))
+            .transpose()?;
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("failed to listen on {address}"))?;
+        Ok(Self { listener, tls, app })
+    }
+
+    /// The bound address, useful with port 0.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then waits for open connections.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let ticker = spawn_epoch_ticker(&self.app);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(
+            address = %self.local_addr()?,
+            scheme,
+            app = %self.app.name,
+            "serving"
+        );
+        tokio::pin!(shutdown);
+
+        loop {
+            let (stream, client) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "failed to accept a connection");
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "failed to set TCP_NODELAY");
+            }
+            let app = self.app.clone();
+            let local = self.listener.local_addr()?;
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let app = app.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        serve_request(app, request, client, local, scheme).await,
+                    )
+                }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            match &self.tls {
+                None => {
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection.into_owned());
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                    });
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let stream = match acceptor.accept(stream).await {
+                            Ok(stream) => stream,
+                            Err(error) => {
+                                tracing::debug!(%client, %error, "TLS handshake failed");
+                                return;
+                            }
+                        };
+                        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        if let Err(error) = watcher.watch(connection.into_owned()).await {
+                            tracing::debug!(%error, "connection ended with an error");
+                        }
+                    });
+                }
+            }
+        }
+
+        tracing::info!("shutting down: waiting for open requests");
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections closed"),
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period");
+            }
+        }
+        ticker.abort();
+        Ok(())
+    }
+}
+
+async fn serve_request(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    client: SocketAddr,
+    local: SocketAddr,
+    scheme: &'static str,
+) -> Response<HostBody> {
+    let authority = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .filter(|host| !host.to_ascii_lowercase().contains(".spin.internal"))
+        .unwrap_or_else(|| local.to_string());
+
+    if request.uri().path() == TEST_CLOCK_PATH
+        && let Some(clock) = app.test_clock()
+    {
+        return advance_clock(clock, request.uri().query());
+    }
+
+    let request = request.map(body::boxed);
+    let origin = Origin {
+        client,
+        scheme,
+        authority,
+    };
+    let mut response = app.handle_public(request, origin).await;
+    if scheme == "https" {
+        // Two years, the preload list's minimum (hstspreload.org).
+        response.headers_mut().insert(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// Handles `POST /.well-known/portal-host/test-clock?advance_secs=N`.
+fn advance_clock(clock: &crate::clock::TestClock, query: Option<&str>) -> Response<HostBody> {
+    let seconds = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("advance_secs="))
+        .and_then(|value| value.parse::<u64>().ok());
+    let Some(seconds) = seconds else {
+        return problem::response(
+            StatusCode::BAD_REQUEST,
+            "give the number of seconds to advance as ?advance_secs=N",
+        );
+    };
+    let offset = clock.advance(Duration::from_secs(seconds));
+    tracing::warn!(advanced_s = seconds, offset_s = offset.as_secs(), "test clock moved");
+    let document = serde_json::json!({ "offset_secs": offset.as_secs() });
+    let mut response = Response::new(body::full(document.to_string()));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Advances the engine epoch every tick, which enforces request deadlines.
+fn spawn_epoch_ticker(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
+    let engine = app.engine().clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(EPOCH_TICK);
+        loop {
+            interval.tick().await;
+            engine.increment_epoch();
+        }
+    })
+}
+
+/// Builds a TLS 1.2 and 1.3 acceptor. Every TLS 1.2 suite rustls implements uses ECDHE key
+/// exchange, so all offered suites are forward secret.
+fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(cert).with_context(|| format!("failed to open {}", cert.display()))?,
+    ))
+    .collect::<Result<Vec<_>, _>>()
+    .with_context(|| format!("invalid certificate PEM in {}", cert.display()))?;
+    if certs.is_empty() {
+        bail!("no certificate found in {}", cert.display());
+    }
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(key).with_context(|| format!("failed to open {}", key.display()))?,
+    ))
+    .with_context(|| format!("invalid private key PEM in {}", key.display()))?
+    .with_context(|| format!("no private key found in {}", key.display()))?;
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
