@@ -1,0 +1,215 @@
+//! Audited action codes and their FHIR R4 `AuditEvent` type, subtype and action.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::EntityType;
+
+/// A FHIR `Coding`: system, code and display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coding {
+    /// The code system URI.
+    pub system: &'static str,
+    /// The code.
+    pub code: &'static str,
+    /// The display text.
+    pub display: &'static str,
+}
+
+const DICOM: &str = "http://dicom.nema.org/resources/ontology/DCM";
+const AUDIT_EVENT_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-event-type";
+const RESTFUL_INTERACTION: &str = "http://hl7.org/fhir/restful-interaction";
+
+const REST: Coding = Coding {
+    system: AUDIT_EVENT_TYPE,
+    code: "rest",
+    display: "Restful Operation",
+};
+const USER_AUTHENTICATION: Coding = Coding {
+    system: DICOM,
+    code: "110114",
+    display: "User Authentication",
+};
+const SECURITY_ALERT: Coding = Coding {
+    system: DICOM,
+    code: "110113",
+    display: "Security Alert",
+};
+const EXPORT: Coding = Coding {
+    system: DICOM,
+    code: "110106",
+    display: "Export",
+};
+const QUERY: Coding = Coding {
+    system: DICOM,
+    code: "110112",
+    display: "Query",
+};
+const LOGIN: Coding = Coding {
+    system: DICOM,
+    code: "110122",
+    display: "Login",
+};
+const LOGOUT: Coding = Coding {
+    system: DICOM,
+    code: "110123",
+    display: "Logout",
+};
+const EMERGENCY_OVERRIDE: Coding = Coding {
+    system: DICOM,
+    code: "110127",
+    display: "Emergency Override Started",
+};
+const SECURITY_ROLES_CHANGED: Coding = Coding {
+    system: DICOM,
+    code: "110136",
+    display: "Security Roles Changed",
+};
+const USER_SECURITY_ATTRIBUTES_CHANGED: Coding = Coding {
+    system: DICOM,
+    code: "110137",
+    display: "User security Attributes Changed",
+};
+
+const fn interaction(code: &'static str) -> Coding {
+    Coding {
+        system: RESTFUL_INTERACTION,
+        code,
+        display: code,
+    }
+}
+
+macro_rules! audit_actions {
+    ($(
+        $(#[$meta:meta])*
+        $variant:ident = $code:literal, $kind:expr, $subtype:expr, $fhir_action:literal,
+            patient: $patient:literal, entities: [$($entity:ident),+];
+    )+) => {
+        /// An audited action. Serialized as its dotted code, such as `messaging.thread_read`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum AuditAction {
+            $(
+                $(#[$meta])*
+                #[serde(rename = $code)]
+                $variant,
+            )+
+        }
+
+        impl AuditAction {
+            /// Every action.
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant),+];
+
+            /// Returns the dotted code, such as `messaging.thread_read`.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $code,)+
+                }
+            }
+
+            /// Returns the FHIR `AuditEvent.type`.
+            pub fn fhir_type(self) -> Coding {
+                match self {
+                    $(AuditAction::$variant => $kind,)+
+                }
+            }
+
+            /// Returns the FHIR `AuditEvent.subtype`.
+            pub fn fhir_subtype(self) -> Coding {
+                match self {
+                    $(AuditAction::$variant => $subtype,)+
+                }
+            }
+
+            /// Returns the FHIR `AuditEvent.action`: C create, R read, U update, D delete,
+            /// E execute.
+            pub fn fhir_action(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $fhir_action,)+
+                }
+            }
+
+            /// Returns whether the action touches a patient's record, so the event must
+            /// name the patient.
+            pub fn requires_patient(self) -> bool {
+                match self {
+                    $(AuditAction::$variant => $patient,)+
+                }
+            }
+
+            /// Returns the entity types the action may name.
+            pub fn entity_types(self) -> &'static [EntityType] {
+                match self {
+                    $(AuditAction::$variant => &[$(EntityType::$entity),+],)+
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    /// A sign-in attempt.
+    SignIn = "auth.sign_in", USER_AUTHENTICATION, LOGIN, "E",
+        patient: false, entities: [Session, User];
+    /// A sign-out, or a session ended by timeout.
+    SignOut = "auth.sign_out", USER_AUTHENTICATION, LOGOUT, "E",
+        patient: false, entities: [Session];
+    /// A step-up authentication.
+    StepUp = "auth.step_up", USER_AUTHENTICATION, LOGIN, "E",
+        patient: false, entities: [Session];
+    /// A session revoked by the user or an admin.
+    SessionRevoked = "auth.session_revoked", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "U",
+        patient: false, entities: [Session];
+    /// A password change.
+    PasswordChanged = "auth.password_changed", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "U",
+        patient: false, entities: [User];
+    /// A second factor enrolled or removed.
+    SecondFactorChanged = "auth.second_factor_changed", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "U",
+        patient: false, entities: [User];
+    /// A notification destination changed.
+    NotificationDestinationChanged = "account.notification_destination_changed", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "U",
+        patient: false, entities: [User];
+    /// An account created, disabled, or its role changed, by an admin.
+    AccountChanged = "admin.account_changed", SECURITY_ALERT, SECURITY_ROLES_CHANGED, "U",
+        patient: false, entities: [User];
+    /// A care team created or its members changed.
+    CareTeamChanged = "admin.care_team_changed", SECURITY_ALERT, SECURITY_ROLES_CHANGED, "U",
+        patient: false, entities: [CareTeam];
+    /// A proxy grant added.
+    ProxyAdded = "proxy.added", REST, interaction("create"), "C",
+        patient: true, entities: [Grant];
+    /// A proxy grant revoked.
+    ProxyRevoked = "proxy.revoked", REST, interaction("delete"), "D",
+        patient: true, entities: [Grant];
+    /// A thread and its messages read.
+    ThreadRead = "messaging.thread_read", REST, interaction("read"), "R",
+        patient: true, entities: [Thread];
+    /// A message sent.
+    MessageSent = "messaging.message_sent", REST, interaction("create"), "C",
+        patient: true, entities: [Message];
+    /// A file accepted into the record.
+    FileUploaded = "uploads.file_uploaded", REST, interaction("create"), "C",
+        patient: true, entities: [File];
+    /// A file rejected by the upload pipeline.
+    FileRejected = "uploads.file_rejected", REST, interaction("create"), "C",
+        patient: true, entities: [File];
+    /// A file downloaded.
+    FileDownloaded = "uploads.file_downloaded", REST, interaction("read"), "R",
+        patient: true, entities: [File];
+    /// A patient's record exported.
+    RecordExported = "record.exported", EXPORT, interaction("read"), "R",
+        patient: true, entities: [Export, Patient];
+    /// A patient's access history listed.
+    AccessHistoryViewed = "record.access_history_viewed", QUERY, interaction("search"), "E",
+        patient: true, entities: [Patient];
+    /// Break-the-glass access started by a clinician outside the care team.
+    BreakTheGlass = "access.break_the_glass", SECURITY_ALERT, EMERGENCY_OVERRIDE, "E",
+        patient: true, entities: [Patient, Thread, File];
+    /// The audit log queried.
+    AuditQueried = "audit.queried", QUERY, interaction("search"), "E",
+        patient: false, entities: [AuditLog];
+    /// The audit log exported.
+    AuditExported = "audit.exported", EXPORT, interaction("read"), "R",
+        patient: false, entities: [AuditLog, Export];
+    /// The audit log's integrity verified.
+    AuditVerified = "audit.verified", SECURITY_ALERT, interaction("read"), "E",
+        patient: false, entities: [AuditLog];
+}
