@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -206,16 +207,21 @@ impl App {
             .unwrap_or_default();
         let runtime_config =
             RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
-        let resolved = Resolved::resolve(&manifest, &runtime_config.variables_providers, &|name| {
-            std::env::var(name).ok()
-        })?;
+        let resolved =
+            Resolved::resolve(&manifest, &runtime_config.variables_providers, &|name| {
+                std::env::var(name).ok()
+            })?;
 
         let labels: HashSet<&String> = manifest
             .components
             .values()
             .flat_map(|c| &c.key_value_stores)
             .collect();
-        let kv = Arc::new(StoreManager::new(labels, &runtime_config, &options.state_dir)?);
+        let kv = Arc::new(StoreManager::new(
+            labels,
+            &runtime_config,
+            &options.state_dir,
+        )?);
         kv.check().await?;
 
         let engine = build_engine(&options.limits)?;
@@ -239,9 +245,7 @@ impl App {
                     allowed_hosts: Arc::new(allowed_hosts),
                     kv_labels: Arc::new(component.key_value_stores.iter().cloned().collect()),
                     variables: Arc::new(variables),
-                    environment: Arc::new(
-                        component.environment.clone().into_iter().collect(),
-                    ),
+                    environment: Arc::new(component.environment.clone().into_iter().collect()),
                 },
             );
         }
@@ -319,7 +323,8 @@ impl App {
         let Some(component) = self.components.get(&matched.component).cloned() else {
             return problem::response(StatusCode::NOT_FOUND, "no route matches this path");
         };
-        self.invoke(&component, request, Some(matched), origin).await
+        self.invoke(&component, request, Some(matched), origin)
+            .await
     }
 
     /// Dispatches a chained request to `http://<component>.spin.internal/...`, private routes
@@ -387,27 +392,26 @@ impl App {
         {
             return Err(GuestFailure::BodyTooLarge(self.limits.max_request_body));
         }
-        let request = prepare_request(request, matched.as_ref(), origin)
-            .map_err(GuestFailure::BadRequest)?;
+        let request =
+            prepare_request(request, matched.as_ref(), origin).map_err(GuestFailure::BadRequest)?;
         let limit_hit = LimitFlag::default();
-        let request = request.map(|b| {
-            body::limited(b, self.limits.max_request_body, limit_hit.clone())
-        });
+        let request =
+            request.map(|b| body::limited(b, self.limits.max_request_body, limit_hit.clone()));
 
         let state = self.new_state(&component.id, &component.capabilities);
         let (head_tx, head_rx) = oneshot::channel();
         let (frame_tx, frame_rx) = mpsc::channel(4);
         let pre = component.pre.clone();
         let engine = self.engine.clone();
-        let deadline_ticks = ticks(self.limits.request_timeout);
         let timeout = self.limits.request_timeout;
         let component_id = component.id.clone();
 
         let task = tokio::spawn(async move {
             let mut store = Store::new(&engine, state);
             store.limiter(|state| &mut state.limiter);
-            store.set_epoch_deadline(deadline_ticks);
-            store.epoch_deadline_trap();
+            // The guest yields to the executor every epoch tick, so a guest that never returns
+            // cannot starve other requests; the timeout below then drops it at the deadline.
+            store.epoch_deadline_async_yield_and_update(1);
             let run = run_service(&mut store, pre, request, head_tx, frame_tx);
             let outcome = match tokio::time::timeout(timeout, run).await {
                 Ok(result) => result,
@@ -445,7 +449,9 @@ impl App {
                     _ if memory_hit => Err(GuestFailure::OutOfMemory),
                     Err(error) if is_deadline(&error) => Err(GuestFailure::Deadline),
                     Err(error) => Err(GuestFailure::Trap(error)),
-                    Ok(()) => Err(GuestFailure::Trap(anyhow::anyhow!("guest returned no response"))),
+                    Ok(()) => Err(GuestFailure::Trap(anyhow::anyhow!(
+                        "guest returned no response"
+                    ))),
                 }
             }
         }
@@ -475,20 +481,41 @@ fn new_state(
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stderr();
     wasi.wall_clock(clock.clone());
+    // TCP is on so that allowlisted raw connections (Redis, databases) work; every address still
+    // goes through the check below. UDP and name lookups stay off.
     wasi.allow_ip_name_lookup(false);
+    wasi.allow_tcp(true);
+    wasi.allow_udp(false);
     for (key, value) in capabilities.environment.iter() {
         wasi.env(key, value);
     }
     let allowed = capabilities.allowed_hosts.clone();
-    wasi.socket_addr_check(move |address, _use| {
+    wasi.socket_addr_check(move |address, usage| {
         let allowed = allowed.clone();
-        Box::pin(async move { allowed.allows_socket(address) })
+        Box::pin(async move {
+            match usage {
+                // Connecting binds implicitly to the wildcard address and an ephemeral port,
+                // which reaches nothing by itself; an explicit bind to a chosen port is refused.
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+                    address.ip().is_unspecified() && address.port() == 0
+                }
+                // Components answer through the HTTP trigger only; they never listen.
+                SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,
+                SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
+                    allowed.allows_socket(address)
+                }
+            }
+        })
     });
     HostState {
         table: ResourceTable::new(),
         wasi: wasi.build(),
         http: WasiHttpCtx::new(),
-        hooks: OutboundHooks::new(component_id, capabilities.allowed_hosts.clone(), app.clone()),
+        hooks: OutboundHooks::new(
+            component_id,
+            capabilities.allowed_hosts.clone(),
+            app.clone(),
+        ),
         kv: KvState::new(capabilities.kv_labels.clone(), kv.clone()),
         variables: VariablesState::new(capabilities.variables.clone()),
         limiter: MemoryLimiter {
@@ -503,7 +530,9 @@ async fn run_service(
     store: &mut Store<HostState>,
     pre: ServicePre<HostState>,
     request: Request<HostBody>,
-    head_tx: oneshot::Sender<Result<http::response::Parts, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>>,
+    head_tx: oneshot::Sender<
+        Result<http::response::Parts, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>,
+    >,
     frame_tx: mpsc::Sender<Result<http_body::Frame<Bytes>, BodyError>>,
 ) -> anyhow::Result<()> {
     let service = pre.instantiate_async(&mut *store).await?;
@@ -580,11 +609,10 @@ impl GuestFailure {
 }
 
 fn is_deadline(error: &anyhow::Error) -> bool {
-    matches!(error.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt))
-}
-
-pub(crate) fn ticks(timeout: Duration) -> u64 {
-    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+    matches!(
+        error.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    )
 }
 
 fn content_length<B>(request: &Request<B>) -> Option<u64> {
@@ -611,7 +639,12 @@ fn strip_untrusted_headers(headers: &mut http::HeaderMap) {
     if headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| host.split(':').next().unwrap_or("").ends_with(".spin.internal"))
+        .is_some_and(|host| {
+            host.split(':')
+                .next()
+                .unwrap_or("")
+                .ends_with(".spin.internal")
+        })
     {
         headers.remove(http::header::HOST);
     }
@@ -649,7 +682,10 @@ fn prepare_request(
         set("spin-raw-component-route", &matched.raw_route)?;
         set("spin-component-route", &matched.route_prefix)?;
         for (name, value) in &matched.named {
-            set(&format!("spin-path-match-{}", name.to_ascii_lowercase()), value)?;
+            set(
+                &format!("spin-path-match-{}", name.to_ascii_lowercase()),
+                value,
+            )?;
         }
     } else {
         set("spin-path-info", parts.uri.path())?;
@@ -673,7 +709,9 @@ fn build_engine(limits: &Limits) -> anyhow::Result<Engine> {
     pooling.max_core_instances_per_component(16);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
 
-    Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("failed to create the wasmtime engine")
 }
 
 #[expect(clippy::too_many_arguments, reason = "one call site, during loading")]
@@ -689,12 +727,14 @@ fn load_component(
     kv: &Arc<StoreManager>,
     clock: &TestClock,
 ) -> anyhow::Result<LoadedComponent> {
-    let compiled = Component::from_file(engine, source).map_err(anyhow::Error::from).with_context(|| {
-        format!(
-            "failed to load component {id:?} from {}: run `portal-host build` first",
-            source.display()
-        )
-    })?;
+    let compiled = Component::from_file(engine, source)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!(
+                "failed to load component {id:?} from {}: run `portal-host build` first",
+                source.display()
+            )
+        })?;
     let mut linker = base_linker(engine)?;
     dependencies::link(
         &mut linker,

@@ -5,5 +5,9 @@
 wasmtime::component::bindgen!({
     path: "wit",
     world: "portal:host/capabilities",
-    imports: { default: async },
+    imports: {
+        // Creating the key stream can fail only for host reasons; that failure traps.
+        "spin:key-value/key-value.[method]store.get-keys": async | store | trappable,
+        default: async,
+    },
 });

@@ -17,7 +17,10 @@ impl TestClock {
     /// Moves every guest's wall clock forward by `by`, and returns the total offset.
     pub fn advance(&self, by: Duration) -> Duration {
         let added = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        let total = self.offset_ms.fetch_add(added, Ordering::SeqCst).saturating_add(added);
+        let total = self
+            .offset_ms
+            .fetch_add(added, Ordering::SeqCst)
+            .saturating_add(added);
         Duration::from_millis(total)
     }
 

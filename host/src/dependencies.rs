@@ -51,9 +51,14 @@ pub fn link(
                 export.clone().unwrap_or_else(|| import.clone()),
             ),
         };
-        let compiled = Component::from_file(engine, &source).map_err(anyhow::Error::from).with_context(|| {
-            format!("component {id:?}: failed to load dependency {}", source.display())
-        })?;
+        let compiled = Component::from_file(engine, &source)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "component {id:?}: failed to load dependency {}",
+                    source.display()
+                )
+            })?;
         let pre = app::base_linker(engine)?
             .instantiate_pre(&compiled)
             .map_err(anyhow::Error::from)
@@ -99,15 +104,10 @@ impl Target {
                 DEPENDENCY_MEMORY,
             ),
         };
-        let timeout = self
-            .app
-            .upgrade()
-            .map(|app| app.limits().request_timeout)
-            .unwrap_or(app::Limits::DEFAULT_REQUEST_TIMEOUT);
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limiter());
-        store.set_epoch_deadline(app::ticks(timeout));
-        store.epoch_deadline_trap();
+        // Yield every tick like the importer; the importer's request deadline covers the call.
+        store.epoch_deadline_async_yield_and_update(1);
         store
     }
 }

@@ -10,10 +10,19 @@ use portal_host::app::{App, Limits, LoadOptions};
 use portal_host::server::Server;
 
 #[derive(Parser)]
-#[command(name = "portal-host", version, about = "Run a Spin 4 application on wasmtime")]
+#[command(
+    name = "portal-host",
+    version,
+    about = "Run a Spin 4 application on wasmtime"
+)]
 struct Cli {
     /// Log format: `text` or `json`.
-    #[arg(long, global = true, default_value = "text", env = "PORTAL_HOST_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "PORTAL_HOST_LOG_FORMAT"
+    )]
     log_format: String,
     #[command(subcommand)]
     command: Command,
@@ -149,8 +158,9 @@ async fn shutdown_signal() {
 }
 
 fn init_logging(format: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,wasmtime=warn,cranelift=warn")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

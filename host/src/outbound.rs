@@ -54,7 +54,8 @@ impl AllowedHosts {
         let rules = entries
             .iter()
             .map(|entry| {
-                parse_rule(entry).with_context(|| format!("invalid allowed_outbound_hosts entry {entry:?}"))
+                parse_rule(entry)
+                    .with_context(|| format!("invalid allowed_outbound_hosts entry {entry:?}"))
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self { rules })
@@ -62,8 +63,13 @@ impl AllowedHosts {
 
     /// Whether a request to `scheme://host:port` is allowed.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        self.rules.iter().any(|rule| rule.matches(scheme, &host, port))
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        self.rules
+            .iter()
+            .any(|rule| rule.matches(scheme, &host, port))
     }
 
     /// Whether a TCP connection to `address` is allowed by an entry that names an IP address,
@@ -94,7 +100,9 @@ impl Rule {
         let host_matches = match &self.host {
             HostPattern::Any => true,
             HostPattern::Exact(expected) => expected == host,
-            HostPattern::Subdomain(suffix) => host.ends_with(suffix.as_str()) && host.len() > suffix.len(),
+            HostPattern::Subdomain(suffix) => {
+                host.ends_with(suffix.as_str()) && host.len() > suffix.len()
+            }
         };
         let port_matches = match self.ports {
             PortPattern::SchemeDefault => default_port(scheme) == Some(port),
@@ -124,7 +132,10 @@ fn parse_rule(entry: &str) -> anyhow::Result<Rule> {
     }
     let scheme = match scheme {
         "*" => None,
-        s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
+        s if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
             Some(s.to_ascii_lowercase())
         }
         _ => bail!("invalid scheme {scheme:?}"),
@@ -167,7 +178,11 @@ fn parse_rule(entry: &str) -> anyhow::Result<Rule> {
             PortPattern::Range(port, u32::from(port) + 1)
         }
     };
-    Ok(Rule { scheme, host, ports })
+    Ok(Rule {
+        scheme,
+        host,
+        ports,
+    })
 }
 
 fn split_host_port(authority: &str) -> anyhow::Result<(&str, Option<&str>)> {
@@ -270,9 +285,7 @@ async fn send_internal(
     target: &str,
     request: http::Request<WasiBody>,
 ) -> Result<(http::Response<WasiBody>, ResponseIo), HttpError> {
-    let app = app
-        .upgrade()
-        .ok_or(HttpError::DestinationUnavailable)?;
+    let app = app.upgrade().ok_or(HttpError::DestinationUnavailable)?;
     let request = request.map(body::boxed);
     let response = app
         .handle_internal(target, request)
@@ -332,7 +345,12 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_rejected() {
-        for entry in ["example.com", "https://example.com/path", "https://a*b.com", "ftp://x"] {
+        for entry in [
+            "example.com",
+            "https://example.com/path",
+            "https://a*b.com",
+            "ftp://x",
+        ] {
             assert!(AllowedHosts::parse(&[entry.to_owned()]).is_err(), "{entry}");
         }
     }

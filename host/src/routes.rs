@@ -69,7 +69,11 @@ impl Router {
                 .iter()
                 .filter(|s| matches!(s, Segment::Named(_)))
                 .count();
-            (route.wildcard, std::cmp::Reverse(route.segments.len()), captures)
+            (
+                route.wildcard,
+                std::cmp::Reverse(route.segments.len()),
+                captures,
+            )
         });
         Ok(router)
     }
@@ -91,7 +95,8 @@ impl Router {
 
 impl Route {
     fn matches(&self, parts: &[&str]) -> Option<RouteMatch> {
-        if parts.len() < self.segments.len() || (!self.wildcard && parts.len() != self.segments.len())
+        if parts.len() < self.segments.len()
+            || (!self.wildcard && parts.len() != self.segments.len())
         {
             return None;
         }
@@ -178,7 +183,10 @@ mod tests {
     #[test]
     fn exact_route_beats_wildcard() {
         let router = router(&[("/auth/...", "auth"), ("/auth/health", "health")]);
-        assert_eq!(component(&router, "/auth/health").as_deref(), Some("health"));
+        assert_eq!(
+            component(&router, "/auth/health").as_deref(),
+            Some("health")
+        );
         assert_eq!(component(&router, "/auth/login").as_deref(), Some("auth"));
     }
 

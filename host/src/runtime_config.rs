@@ -94,8 +94,9 @@ enum ProviderEntry {
         #[serde(default)]
         prefix: Option<String>,
     },
-    Vault(toml::Table),
-    AzureKeyVault(toml::Table),
+    // The tables are parsed only to reject them with a useful message.
+    Vault(#[expect(dead_code, reason = "rejected unread")] toml::Table),
+    AzureKeyVault(#[expect(dead_code, reason = "rejected unread")] toml::Table),
 }
 
 /// Default SQLite file of a store label, inside the state directory, as Spin names it.
@@ -132,7 +133,11 @@ impl RuntimeConfig {
         }
 
         let mut variables_providers = Vec::new();
-        for entry in file.variables_provider.into_iter().chain(file.config_provider) {
+        for entry in file
+            .variables_provider
+            .into_iter()
+            .chain(file.config_provider)
+        {
             let provider = match entry {
                 ProviderEntry::Static { values } => VariablesProvider::Static { values },
                 ProviderEntry::Env { prefix } => VariablesProvider::Env {

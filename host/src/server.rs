@@ -47,9 +47,7 @@ impl Server {
         if app.test_clock().is_some() && !address.ip().is_loopback() {
             bail!("--danger-test-clock is only allowed on a loopback listener");
         }
-        let tls = tls
-            .map(|(cert, key)| tls_acceptor(cert, key))
-            .transpose()?;
+        let tls = tls.map(|(cert, key)| tls_acceptor(cert, key)).transpose()?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("failed to listen on {address}"))?;
@@ -101,7 +99,8 @@ impl Server {
             let builder = auto::Builder::new(TokioExecutor::new());
             match &self.tls {
                 None => {
-                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     let connection = graceful.watch(connection.into_owned());
                     tokio::spawn(async move {
                         if let Err(error) = connection.await {
@@ -120,7 +119,8 @@ impl Server {
                                 return;
                             }
                         };
-                        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                         if let Err(error) = watcher.watch(connection.into_owned()).await {
                             tracing::debug!(%error, "connection ended with an error");
                         }
@@ -199,7 +199,11 @@ fn advance_clock(clock: &crate::clock::TestClock, query: Option<&str>) -> Respon
         );
     };
     let offset = clock.advance(Duration::from_secs(seconds));
-    tracing::warn!(advanced_s = seconds, offset_s = offset.as_secs(), "test clock moved");
+    tracing::warn!(
+        advanced_s = seconds,
+        offset_s = offset.as_secs(),
+        "test clock moved"
+    );
     let document = serde_json::json!({ "offset_secs": offset.as_secs() });
     let mut response = Response::new(body::full(document.to_string()));
     response.headers_mut().insert(
@@ -209,16 +213,38 @@ fn advance_clock(clock: &crate::clock::TestClock, query: Option<&str>) -> Respon
     response
 }
 
-/// Advances the engine epoch every tick, which enforces request deadlines.
-fn spawn_epoch_ticker(app: &Arc<App>) -> tokio::task::JoinHandle<()> {
-    let engine = app.engine().clone();
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(EPOCH_TICK);
-        loop {
-            interval.tick().await;
-            engine.increment_epoch();
-        }
-    })
+/// Advances the engine epoch every tick, which makes running guests yield. It runs on a thread
+/// of its own: a guest busy on an executor thread must not be able to delay it.
+fn spawn_epoch_ticker(app: &Arc<App>) -> EpochTicker {
+    let engine = wasmtime::Engine::weak(app.engine());
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = running.clone();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .unwrap_or_else(|error| tracing::error!(%error, "failed to start the epoch ticker"));
+    EpochTicker { running }
+}
+
+/// Stops the epoch ticker when dropped.
+struct EpochTicker {
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EpochTicker {
+    fn abort(&self) {
+        self.running
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Builds a TLS 1.2 and 1.3 acceptor. Every TLS 1.2 suite rustls implements uses ECDHE key

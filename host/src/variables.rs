@@ -118,7 +118,9 @@ impl Resolved {
     /// Expands one template, such as an `allowed_outbound_hosts` entry, against the
     /// application variables.
     pub fn expand_template(&self, template: &str) -> anyhow::Result<String> {
-        expand(template, |name| self.values.get(name).map(|v| v.text.to_string()))
+        expand(template, |name| {
+            self.values.get(name).map(|v| v.text.to_string())
+        })
     }
 }
 
@@ -225,7 +227,10 @@ pub fn add_to_linker<T: Send + 'static>(
 impl spin_variables::Host for VariablesState {}
 
 impl<T> spin_variables::HostWithStore<T> for VariablesData {
-    async fn get(accessor: &Accessor<T, Self>, name: String) -> Result<String, spin_variables::Error> {
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        name: String,
+    ) -> Result<String, spin_variables::Error> {
         accessor.with(|mut access| access.get().lookup(&name))
     }
 }

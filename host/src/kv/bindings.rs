@@ -130,10 +130,12 @@ impl<T> v3::HostStoreWithStore<T> for KvData {
             let state = access.get();
             (state.allowed.clone(), state.manager.clone())
         });
-        let store = open_label(&allowed, &manager, &label).await.map_err(|e| match e {
-            OpenError::AccessDenied => v3::Error::AccessDenied,
-            OpenError::Other(message) => v3::Error::Other(message),
-        })?;
+        let store = open_label(&allowed, &manager, &label)
+            .await
+            .map_err(|e| match e {
+                OpenError::AccessDenied => v3::Error::AccessDenied,
+                OpenError::Other(message) => v3::Error::Other(message),
+            })?;
         accessor.with(|mut access| {
             access
                 .get()
@@ -187,7 +189,7 @@ impl<T> v3::HostStoreWithStore<T> for KvData {
     async fn get_keys(
         accessor: &Accessor<T, Self>,
         handle: Resource<v3::Store>,
-    ) -> (StreamReader<String>, FutureReader<Result<(), v3::Error>>) {
+    ) -> wasmtime::Result<(StreamReader<String>, FutureReader<Result<(), v3::Error>>)> {
         let listing = match v3_store(accessor, &handle) {
             Ok(store) => store.keys().await.map_err(v3_error),
             Err(error) => Err(error),
@@ -197,20 +199,22 @@ impl<T> v3::HostStoreWithStore<T> for KvData {
             Err(error) => (Vec::new(), Err(error)),
         };
         accessor.with(|mut access| {
-            // NOTE: creating a stream fails only when the resource table is full or
-            // concurrency support is off; neither can be reported through this signature.
-            let stream = StreamReader::new(&mut access, keys).expect("stream table has room");
-            let future = FutureReader::new(&mut access, async move {
-                Ok::<_, wasmtime::Error>(outcome)
-            })
-            .expect("future table has room");
-            (stream, future)
+            let stream = StreamReader::new(&mut access, keys)?;
+            let future =
+                FutureReader::new(
+                    &mut access,
+                    async move { Ok::<_, wasmtime::Error>(outcome) },
+                )?;
+            Ok((stream, future))
         })
     }
 }
 
 impl wasi_store::Host for KvState {
-    async fn open(&mut self, label: String) -> Result<Resource<wasi_store::Bucket>, wasi_store::Error> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> Result<Resource<wasi_store::Bucket>, wasi_store::Error> {
         let store = self.open_label(&label).await.map_err(|e| match e {
             OpenError::AccessDenied => wasi_store::Error::AccessDenied,
             OpenError::Other(message) => wasi_store::Error::Other(message),
@@ -223,7 +227,10 @@ impl wasi_store::Host for KvState {
 }
 
 impl KvState {
-    fn bucket(&self, handle: &Resource<wasi_store::Bucket>) -> Result<Arc<dyn Store>, wasi_store::Error> {
+    fn bucket(
+        &self,
+        handle: &Resource<wasi_store::Bucket>,
+    ) -> Result<Arc<dyn Store>, wasi_store::Error> {
         self.stores
             .get(handle.rep())
             .cloned()
@@ -297,7 +304,10 @@ impl batch::Host for KvState {
         bucket: Resource<wasi_store::Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_store::Error> {
-        self.bucket(&bucket)?.get_many(keys).await.map_err(wasi_error)
+        self.bucket(&bucket)?
+            .get_many(keys)
+            .await
+            .map_err(wasi_error)
     }
 
     async fn set_many(
@@ -341,12 +351,11 @@ impl atomics::Host for KvState {
         cas: Resource<atomics::Cas>,
         value: Vec<u8>,
     ) -> Result<(), atomics::CasError> {
-        let pending = self
-            .swaps
-            .remove(cas.rep())
-            .ok_or_else(|| atomics::CasError::StoreError(wasi_store::Error::Other(
+        let pending = self.swaps.remove(cas.rep()).ok_or_else(|| {
+            atomics::CasError::StoreError(wasi_store::Error::Other(
                 "unknown compare-and-swap handle".into(),
-            )))?;
+            ))
+        })?;
         let outcome = pending
             .store
             .compare_and_swap(&pending.key, pending.seen.as_deref(), &value)

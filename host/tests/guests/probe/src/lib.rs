@@ -32,8 +32,21 @@ fn query(request: &Request, name: &str) -> String {
         .to_owned()
 }
 
+/// Answers the request and names the matched route in `x-probe-route`, so tests can tell which
+/// component instance served it.
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
+    let route = request
+        .headers()
+        .get("spin-matched-route")
+        .cloned()
+        .unwrap_or(http::HeaderValue::from_static("none"));
+    let mut response = route_request(request).await;
+    response.headers_mut().insert("x-probe-route", route);
+    response
+}
+
+async fn route_request(request: Request) -> Response {
     let path = request
         .headers()
         .get("spin-path-info")
@@ -48,15 +61,27 @@ async fn handle(request: Request) -> impl IntoResponse {
         "/kv/cas" => kv_cas(&query(&request, "key")),
         "/kv/set" => kv_set(&query(&request, "key"), &query(&request, "value")).await,
         "/kv/get" => kv_get(&query(&request, "key")).await,
+        "/kv/keys" => kv_keys().await,
         "/var" => variable(&query(&request, "name")).await,
         "/outbound" => outbound(&query(&request, "url")).await,
         "/loop" => spin_forever(),
         "/memory" => allocate(query(&request, "mib").parse().unwrap_or(0)),
         "/clock" => clock(),
+        "/tcp" => tcp(&query(&request, "addr")),
         "/echo" => echo(request).await,
-        "/dep/store" => reply(200, dep::portal::probe::dep::try_open_store(&query(&request, "label"))),
-        "/dep/config" => reply(200, dep::portal::probe::dep::try_read_config(&query(&request, "name"))),
-        "/dep/reverse" => reply(200, dep::portal::probe::dep::reverse(&query(&request, "text"))),
+        "/dep/store" => reply(
+            200,
+            dep::portal::probe::dep::try_open_store(&query(&request, "label")),
+        ),
+        "/dep/config" => reply(
+            200,
+            dep::portal::probe::dep::try_read_config(&query(&request, "name")),
+        ),
+        "/dep/reverse" => reply(
+            200,
+            dep::portal::probe::dep::reverse(&query(&request, "text")),
+        ),
+        "" => reply(200, "probe root"),
         other => reply(404, format!("probe has no route {other}")),
     }
 }
@@ -146,6 +171,17 @@ async fn kv_get(key: &str) -> Response {
     }
 }
 
+async fn kv_keys() -> Response {
+    let result = async {
+        let store = spin_sdk::key_value::Store::open_default().await?;
+        store.get_keys().await.collect().await
+    };
+    match result.await {
+        Ok(keys) => reply(200, keys.join(",")),
+        Err(error) => reply(500, format!("{error:?}")),
+    }
+}
+
 async fn variable(name: &str) -> Response {
     match spin_sdk::variables::get(name).await {
         Ok(value) => reply(200, value),
@@ -186,7 +222,28 @@ fn allocate(mib: usize) -> Response {
         return reply(507, "allocation failed");
     }
     block.resize(mib << 20, 1);
-    reply(200, format!("allocated {}", std::hint::black_box(block).len()))
+    reply(
+        200,
+        format!("allocated {}", std::hint::black_box(block).len()),
+    )
+}
+
+/// Opens a raw TCP connection through wasi:sockets and reads the first bytes.
+fn tcp(address: &str) -> Response {
+    use std::io::Read;
+    let address: std::net::SocketAddr = match address.parse() {
+        Ok(address) => address,
+        Err(_) => return reply(400, "give addr=IP:PORT"),
+    };
+    match std::net::TcpStream::connect(address) {
+        Ok(mut stream) => {
+            let _ = std::io::Write::write_all(&mut stream, b"GET / HTTP/1.0\r\n\r\n");
+            let mut first = [0u8; 12];
+            let read = stream.read(&mut first).unwrap_or(0);
+            reply(200, String::from_utf8_lossy(&first[..read]).into_owned())
+        }
+        Err(error) => reply(502, format!("{:?}", error.kind())),
+    }
 }
 
 fn clock() -> Response {
