@@ -92,7 +92,7 @@ pub struct LoadedComponent {
     capabilities: Capabilities,
 }
 
-/// What one component instance may reach.
+/// Capabilities granted to each instance of one component.
 #[derive(Clone, Default)]
 pub struct Capabilities {
     /// Outbound allowlist.
@@ -150,13 +150,13 @@ impl WasiHttpView for HostState {
 }
 
 impl HostState {
-    /// The instance's memory limiter.
+    /// Returns the instance's memory limiter.
     pub(crate) fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
     }
 }
 
-/// Caps linear memory growth and records that the cap was hit, so the response can say so.
+/// Caps linear memory growth and records that the cap was hit, so the response can report it.
 pub(crate) struct MemoryLimiter {
     max: usize,
     hit: bool,
@@ -184,7 +184,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Where a request came from, for the `spin-*` headers and logs.
+/// Origin of a request, for the `spin-*` headers and logs.
 #[derive(Debug, Clone)]
 pub struct Origin {
     /// Client address, or the loopback address for chained calls.
@@ -294,17 +294,17 @@ impl App {
         }
     }
 
-    /// The engine, for the epoch ticker.
+    /// Returns the engine, for the epoch ticker.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// Request limits in force.
+    /// Returns the request limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// The guests' wall clock, which tests may move when enabled.
+    /// Returns the guests' wall clock when tests may move it.
     pub fn test_clock(&self) -> Option<&TestClock> {
         self.danger_test_clock.then_some(&self.clock)
     }
@@ -410,7 +410,7 @@ impl App {
             let mut store = Store::new(&engine, state);
             store.limiter(|state| &mut state.limiter);
             // The guest yields to the executor every epoch tick, so a guest that never returns
-            // cannot starve other requests; the timeout below then drops it at the deadline.
+            // cannot starve other requests. The timeout below drops it at the deadline.
             store.epoch_deadline_async_yield_and_update(1);
             let run = run_service(&mut store, pre, request, head_tx, frame_tx);
             let outcome = match tokio::time::timeout(timeout, run).await {
