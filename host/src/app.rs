@@ -231,12 +231,24 @@ impl App {
         let mut capabilities = HashMap::new();
         for (id, component) in &manifest.components {
             let variables = resolved.component_values(&component.variables)?;
-            let allowed_entries = component
-                .allowed_outbound_hosts
-                .iter()
-                .map(|entry| resolved.expand_template(entry))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+            let mut allowed_entries = Vec::new();
+            for template in &component.allowed_outbound_hosts {
+                let entry = resolved
+                    .expand_template(template)
+                    .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+                // A template that uses a secret variable is reported unexpanded and without
+                // the parser's detail, which could quote the secret.
+                if let Err(error) = AllowedHosts::parse(std::slice::from_ref(&entry)) {
+                    if resolved.template_is_secret(template) {
+                        anyhow::bail!(
+                            "component {id:?}: invalid allowed_outbound_hosts entry {template:?} \
+                             (it uses a secret variable, so the value is not shown)"
+                        );
+                    }
+                    return Err(error.context(format!("component {id:?}")));
+                }
+                allowed_entries.push(entry);
+            }
             let allowed_hosts = AllowedHosts::parse(&allowed_entries)
                 .with_context(|| format!("component {id:?}"))?;
             capabilities.insert(
@@ -447,6 +459,7 @@ impl App {
                     .map_err(|e| GuestFailure::Trap(anyhow::anyhow!("guest task failed: {e}")))?;
                 match outcome {
                     _ if memory_hit => Err(GuestFailure::OutOfMemory),
+                    Err(error) if is_instance_limit(&error) => Err(GuestFailure::Busy),
                     Err(error) if is_deadline(&error) => Err(GuestFailure::Deadline),
                     Err(error) => Err(GuestFailure::Trap(error)),
                     Ok(()) => Err(GuestFailure::Trap(anyhow::anyhow!(
@@ -570,6 +583,7 @@ async fn run_service(
 /// Why a request produced no guest response.
 enum GuestFailure {
     BodyTooLarge(u64),
+    Busy,
     BadRequest(anyhow::Error),
     Deadline,
     OutOfMemory,
@@ -587,6 +601,17 @@ impl GuestFailure {
             GuestFailure::BadRequest(error) => {
                 tracing::debug!(component, error = %format!("{error:#}"), "rejected request");
                 problem::response(StatusCode::BAD_REQUEST, "the request could not be parsed")
+            }
+            GuestFailure::Busy => {
+                tracing::warn!(component, "all instance slots are in use; request rejected");
+                let mut response = problem::response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is at its limit of concurrent requests; retry shortly",
+                );
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
             }
             GuestFailure::Deadline => problem::response(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -606,6 +631,15 @@ impl GuestFailure {
             }
         }
     }
+}
+
+fn is_instance_limit(error: &anyhow::Error) -> bool {
+    // NOTE: the error may arrive wrapped by wasmtime's own error type, so the message is
+    // checked as well as the type.
+    error.chain().any(|cause| {
+        cause.is::<wasmtime::PoolConcurrencyLimitError>()
+            || cause.to_string().contains("maximum concurrent limit")
+    })
 }
 
 fn is_deadline(error: &anyhow::Error) -> bool {

@@ -17,11 +17,13 @@ impl TestClock {
     /// Moves every guest's wall clock forward by `by`, and returns the total offset.
     pub fn advance(&self, by: Duration) -> Duration {
         let added = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        let total = self
+        let previous = self
             .offset_ms
-            .fetch_add(added, Ordering::SeqCst)
-            .saturating_add(added);
-        Duration::from_millis(total)
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                Some(offset.saturating_add(added))
+            })
+            .unwrap_or_default();
+        Duration::from_millis(previous.saturating_add(added))
     }
 
     /// The current offset from the system clock.

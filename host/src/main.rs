@@ -91,7 +91,6 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "portal-host failed");
-            eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -72,13 +72,16 @@ impl AllowedHosts {
             .any(|rule| rule.matches(scheme, &host, port))
     }
 
-    /// Whether a TCP connection to `address` is allowed by an entry that names an IP address,
-    /// `localhost`, or `*`.
+    /// Whether a TCP connection to `address` is allowed by a `tcp://` or `*://` entry that
+    /// names an IP address, `localhost`, or `*`, as Spin checks raw sockets under `tcp`.
     ///
     /// NOTE: entries that name a DNS host do not grant raw socket access, because the socket
     /// check sees only the resolved address.
     pub fn allows_socket(&self, address: SocketAddr) -> bool {
-        self.rules.iter().any(|rule| {
+        let allowed = self.rules.iter().any(|rule| {
+            if rule.scheme.as_deref().is_some_and(|scheme| scheme != "tcp") {
+                return false;
+            }
             let host_matches = match &rule.host {
                 HostPattern::Any => true,
                 HostPattern::Exact(host) if host == "localhost" => address.ip().is_loopback(),
@@ -86,7 +89,11 @@ impl AllowedHosts {
                 HostPattern::Subdomain(_) => false,
             };
             host_matches && rule.ports.matches_explicit(address.port())
-        })
+        });
+        if !allowed {
+            tracing::warn!(%address, "TCP connection denied: destination not in allowed_outbound_hosts");
+        }
+        allowed
     }
 }
 
@@ -208,6 +215,7 @@ pub fn default_port(scheme: &str) -> Option<u16> {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
         "redis" => Some(6379),
+        "tcp" => None,
         "postgres" => Some(5432),
         "mysql" => Some(3306),
         "mqtt" => Some(1883),
@@ -252,7 +260,10 @@ impl WasiHttpHooks for OutboundHooks {
             .port_u16()
             .or_else(|| default_port(&scheme))
             .unwrap_or(0);
-        let allowed = self.allowed.allows(&scheme, &host, port);
+        // The connection is made to the whole authority, so user information (`a@b`) would
+        // make it differ from the host checked here.
+        let has_userinfo = uri.authority().is_some_and(|a| a.as_str().contains('@'));
+        let allowed = !has_userinfo && self.allowed.allows(&scheme, &host, port);
         let component = self.component.clone();
         let app = self.app.clone();
 
@@ -357,10 +368,18 @@ mod tests {
 
     #[test]
     fn socket_check_matches_ip_entries_only() {
-        let allowed = hosts(&["redis://127.0.0.1:6379", "redis://cache.internal:6379"]);
+        let allowed = hosts(&["tcp://127.0.0.1:6379", "tcp://cache.internal:6379"]);
         let redis: SocketAddr = "127.0.0.1:6379".parse().unwrap_or_else(|_| unreachable!());
         let other: SocketAddr = "127.0.0.1:6380".parse().unwrap_or_else(|_| unreachable!());
         assert!(allowed.allows_socket(redis));
         assert!(!allowed.allows_socket(other));
+    }
+
+    #[test]
+    fn http_entry_grants_no_raw_tcp() {
+        let allowed = hosts(&["http://127.0.0.1:8080"]);
+        let address: SocketAddr = "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!());
+        assert!(allowed.allows("http", "127.0.0.1", 8080));
+        assert!(!allowed.allows_socket(address));
     }
 }

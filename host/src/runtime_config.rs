@@ -116,7 +116,7 @@ impl RuntimeConfig {
 
     /// Parses runtime configuration text.
     pub fn parse(text: &str, state_dir: &Path) -> anyhow::Result<Self> {
-        let file: File = toml::from_str(text)?;
+        let file: File = toml::from_str(text).map_err(redacted_parse_error)?;
 
         let mut key_value_stores = BTreeMap::new();
         for (label, entry) in file.key_value_store {
@@ -170,6 +170,29 @@ impl RuntimeConfig {
     }
 }
 
+/// Describes a parse error by position and cause only: the runtime config holds secret values,
+/// and both the source snippet and quoted values in the message could repeat them.
+fn redacted_parse_error(error: toml::de::Error) -> anyhow::Error {
+    let mut message = String::new();
+    let mut quoted = false;
+    for c in error.message().chars() {
+        match c {
+            '"' | '`' => {
+                quoted = !quoted;
+                if quoted {
+                    message.push_str("<redacted>");
+                }
+            }
+            _ if !quoted => message.push(c),
+            _ => {}
+        }
+    }
+    match error.span() {
+        Some(span) => anyhow::anyhow!("{message} (at byte offset {})", span.start),
+        None => anyhow::anyhow!("{message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +239,21 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(error.contains("spin up"), "{error}");
+    }
+
+    #[test]
+    fn parse_errors_do_not_repeat_values() {
+        for text in [
+            "[[variables_provider]]\ntype = \"static\"\nvalues = { key = \"SUPER\\qSECRET\" }\n",
+            "[[variables_provider]]\ntype = \"static\"\nvalues = \"SUPERSECRET\"\n",
+        ] {
+            let error = RuntimeConfig::parse(text, Path::new("/s"))
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(!error.is_empty(), "{text}");
+            assert!(!error.contains("SECRET"), "{error}");
+        }
     }
 
     #[test]

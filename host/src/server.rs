@@ -24,11 +24,24 @@ pub const TEST_CLOCK_PATH: &str = "/.well-known/portal-host/test-clock";
 /// How long shutdown waits for open requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Time a client has to complete a TLS handshake, and to send a request's headers (on a new
+/// connection or an idle keep-alive one), before the connection is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Open connections the listener serves at once; further clients wait in the kernel's accept
+/// queue. Each connection costs a file descriptor, so this stays well below common limits.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Pause after a failed `accept`, such as running out of file descriptors, so the loop does
+/// not spin and flood the log.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 /// A bound listener, ready to serve.
 pub struct Server {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
+    connections: Arc<tokio::sync::Semaphore>,
 }
 
 impl Server {
@@ -51,7 +64,12 @@ impl Server {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("failed to listen on {address}"))?;
-        Ok(Self { listener, tls, app })
+        Ok(Self {
+            listener,
+            tls,
+            app,
+            connections: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_CONNECTIONS)),
+        })
     }
 
     /// The bound address, useful with port 0.
@@ -73,11 +91,19 @@ impl Server {
         tokio::pin!(shutdown);
 
         loop {
+            let permit = tokio::select! {
+                permit = self.connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
             let (stream, client) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        tracing::warn!(%error, "failed to accept a connection");
+                        tracing::warn!(%error, "failed to accept a connection; pausing");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 },
@@ -96,7 +122,16 @@ impl Server {
                     )
                 }
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT);
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(Some(HANDSHAKE_TIMEOUT))
+                .keep_alive_timeout(HANDSHAKE_TIMEOUT);
             match &self.tls {
                 None => {
                     let connection =
@@ -106,16 +141,24 @@ impl Server {
                         if let Err(error) = connection.await {
                             tracing::debug!(%error, "connection ended with an error");
                         }
+                        drop(permit);
                     });
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let stream = match acceptor.accept(stream).await {
-                            Ok(stream) => stream,
-                            Err(error) => {
+                        let _permit = permit;
+                        let handshake =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        let stream = match handshake.await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
                                 tracing::debug!(%client, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%client, "TLS handshake timed out");
                                 return;
                             }
                         };
@@ -165,7 +208,22 @@ async fn serve_request(
     if request.uri().path() == TEST_CLOCK_PATH
         && let Some(clock) = app.test_clock()
     {
+        if request.method() != http::Method::POST {
+            return problem::response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "move the test clock with POST",
+            );
+        }
         return advance_clock(clock, request.uri().query());
+    }
+
+    // The authority becomes part of the guest's URI and `spin-full-url`, so it must be a plain
+    // host and port; anything else would let a client rewrite the URL the guest sees.
+    if !is_plain_authority(&authority) {
+        return problem::response(
+            StatusCode::BAD_REQUEST,
+            "the Host header is not a valid host",
+        );
     }
 
     let request = request.map(body::boxed);
@@ -183,6 +241,15 @@ async fn serve_request(
         );
     }
     response
+}
+
+/// Whether `authority` is `host` or `host:port` with no user information, path or query.
+fn is_plain_authority(authority: &str) -> bool {
+    !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        && authority.parse::<http::uri::Authority>().is_ok()
 }
 
 /// Handles `POST /.well-known/portal-host/test-clock?advance_secs=N`.

@@ -115,6 +115,14 @@ impl Resolved {
 }
 
 impl Resolved {
+    /// Whether a template refers to a variable declared secret.
+    pub fn template_is_secret(&self, template: &str) -> bool {
+        template_references(template)
+            .unwrap_or_default()
+            .iter()
+            .any(|name| self.values.get(name).is_some_and(|value| value.secret))
+    }
+
     /// Expands one template, such as an `allowed_outbound_hosts` entry, against the
     /// application variables.
     pub fn expand_template(&self, template: &str) -> anyhow::Result<String> {

@@ -304,6 +304,7 @@ async fn outbound_to_unlisted_host_is_refused() {
         format!("http://127.0.0.1:{other}/"),
         format!("http://localhost:{port}/"),
         format!("https://127.0.0.1:{port}/"),
+        format!("http://127.0.0.1:{other}@127.0.0.1:{port}/"),
     ] {
         let (status, body, _) = get(&host, &format!("/probe/outbound?url={url}")).await;
         assert_eq!(status, 502, "{url}: {body}");
@@ -394,6 +395,67 @@ async fn endless_guest_is_stopped_at_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn exhausted_instance_slots_get_503() {
+    let mut options = probe_options();
+    options.args = vec![
+        "--max-instances".into(),
+        "1".into(),
+        "--request-timeout-ms".into(),
+        "3000".into(),
+    ];
+    let host = Host::start(options);
+    let client = client();
+    let looping = {
+        let client = client.clone();
+        let url = host.url("/probe/loop");
+        tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let busy = client
+        .get(host.url("/probe/hello"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(busy.status().as_u16(), 503);
+    assert_eq!(
+        busy.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    assert_eq!(
+        looping.await.unwrap_or_else(|e| panic!("{e}")).ok(),
+        Some(504)
+    );
+
+    let (status, _, _) = get(&host, "/probe/hello").await;
+    assert_eq!(status, 200, "the slot was not released after the deadline");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_header_that_rewrites_the_url_is_rejected() {
+    let host = Host::start(probe_options());
+    for value in ["x/admin#", "x/admin?", "user@x", "x y"] {
+        let response = client()
+            .get(host.url("/probe/headers"))
+            .header("host", value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status().as_u16(), 400, "Host: {value}");
+    }
+    let response = client()
+        .get(host.url("/probe/headers"))
+        .header("host", "portal.example:8443")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let headers: serde_json::Value = response.json().await.unwrap_or_default();
+    assert_eq!(headers["uri"], "http://portal.example:8443/probe/headers");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn memory_limit_stops_growth() {
     let mut options = probe_options();
     options.args = vec!["--max-memory-mib".into(), "64".into()];
@@ -443,6 +505,13 @@ async fn test_clock_moves_guest_time_only_when_enabled() {
         after >= before + 86_400,
         "clock did not move: {before} -> {after}"
     );
+
+    let by_get = client()
+        .get(host.url("/.well-known/portal-host/test-clock?advance_secs=60"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_get.status().as_u16(), 405);
 
     let plain = Host::start(probe_options());
     let refused = client()
