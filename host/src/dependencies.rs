@@ -23,9 +23,6 @@ use crate::clock::TestClock;
 use crate::kv::StoreManager;
 use crate::manifest::{self, Dependency, Manifest};
 
-/// Memory a dependency instance may use: the same as a request's.
-const DEPENDENCY_MEMORY: usize = app::Limits::DEFAULT_MAX_MEMORY;
-
 /// Links every dependency of `component` into `linker`.
 #[expect(clippy::too_many_arguments, reason = "one call site, during loading")]
 pub fn link(
@@ -101,7 +98,11 @@ impl Target {
                 &format!("{}:{}", self.importer, self.export),
                 &self.kv,
                 &self.clock,
-                DEPENDENCY_MEMORY,
+                self.app
+                    .upgrade()
+                    .map_or(app::Limits::DEFAULT_MAX_MEMORY, |app| {
+                        app.limits().max_memory
+                    }),
             ),
         };
         let mut store = Store::new(engine, state);

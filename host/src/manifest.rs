@@ -31,6 +31,7 @@ pub struct Manifest {
 
 /// The `[application]` table.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Application {
     /// Application name.
     pub name: String,
@@ -43,6 +44,12 @@ pub struct Application {
     /// Authors, unused by the host.
     #[serde(default)]
     pub authors: Vec<String>,
+    /// Deployment environments `spin build` checks against; unused by the host.
+    #[serde(default)]
+    pub targets: Vec<toml::Value>,
+    /// Settings for external tools; unused by the host.
+    #[serde(default)]
+    pub tool: toml::Table,
 }
 
 /// One `[variables]` entry.
@@ -233,5 +240,51 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Manifest> {
+        let manifest: Manifest = toml::from_str(text)?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    const MINIMAL: &str = "spin_manifest_version = 2\n[application]\nname = \"a\"\n";
+
+    #[test]
+    fn minimal_manifest_parses() {
+        assert!(parse(MINIMAL).is_ok());
+    }
+
+    #[test]
+    fn unknown_application_key_is_rejected() {
+        assert!(parse(&format!("{MINIMAL}foo = 1\n")).is_err());
+    }
+
+    #[test]
+    fn trigger_for_unknown_component_is_rejected() {
+        let text = format!("{MINIMAL}[[trigger.http]]\nroute = \"/x\"\ncomponent = \"nope\"\n");
+        assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn undeclared_variable_in_template_is_rejected() {
+        let text = format!(
+            "{MINIMAL}[component.c]\nsource = \"c.wasm\"\n[component.c.variables]\nx = \"{{{{ missing }}}}\"\n"
+        );
+        let error = parse(&text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("missing"), "{error}");
+    }
+
+    #[test]
+    fn other_manifest_versions_are_rejected() {
+        assert!(parse("spin_manifest_version = 1\n[application]\nname = \"a\"\n").is_err());
     }
 }

@@ -51,7 +51,7 @@ impl Router {
                 RouteSpec::Private { .. } => router.private.push(trigger.component.clone()),
                 RouteSpec::Path(raw) => {
                     let route = parse(raw, &trigger.component)?;
-                    if let Some(existing) = router.routes.iter().find(|r| r.raw == route.raw) {
+                    if let Some(existing) = router.routes.iter().find(|r| r.shadows(&route)) {
                         bail!(
                             "route {raw:?} is declared for both {:?} and {:?}",
                             existing.component,
@@ -94,6 +94,22 @@ impl Router {
 }
 
 impl Route {
+    /// Whether two routes match exactly the same paths (`/a/:id` and `/a/:name`, `/a` and
+    /// `/a/`), so that one of them could never be reached.
+    fn shadows(&self, other: &Route) -> bool {
+        self.wildcard == other.wildcard
+            && self.segments.len() == other.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&other.segments)
+                .all(|pair| match pair {
+                    (Segment::Literal(a), Segment::Literal(b)) => a == b,
+                    (Segment::Named(_), Segment::Named(_)) => true,
+                    _ => false,
+                })
+    }
+
     fn matches(&self, parts: &[&str]) -> Option<RouteMatch> {
         if parts.len() < self.segments.len()
             || (!self.wildcard && parts.len() != self.segments.len())
@@ -227,15 +243,22 @@ mod tests {
 
     #[test]
     fn duplicate_route_is_rejected() {
-        let triggers: Vec<HttpTrigger> = ["a", "b"]
-            .iter()
-            .map(|c| HttpTrigger {
-                id: None,
-                route: RouteSpec::Path("/x/...".into()),
-                component: (*c).into(),
-                executor: None,
-            })
-            .collect();
-        assert!(Router::build(&triggers).is_err());
+        for (first, second) in [
+            ("/x/...", "/x/..."),
+            ("/a/:id", "/a/:name"),
+            ("/a/...", "/a//..."),
+            ("/a", "/a/"),
+        ] {
+            let triggers: Vec<HttpTrigger> = [(first, "one"), (second, "two")]
+                .iter()
+                .map(|(route, component)| HttpTrigger {
+                    id: None,
+                    route: RouteSpec::Path((*route).into()),
+                    component: (*component).into(),
+                    executor: None,
+                })
+                .collect();
+            assert!(Router::build(&triggers).is_err(), "{first} and {second}");
+        }
     }
 }

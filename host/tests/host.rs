@@ -149,6 +149,20 @@ async fn store_label_not_granted_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn store_files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let host = Host::start(probe_options());
+    let (status, _, _) = get(&host, "/probe/kv/set?key=k&value=v").await;
+    assert_eq!(status, 200);
+    let database = host.state_dir.path().join("sqlite_key_value.db");
+    let mode = std::fs::metadata(&database)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or_else(|e| panic!("{}: {e}", database.display()));
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn parallel_increments_count_exactly() {
     let host = Host::start(probe_options());
     let url = host.url("/probe/kv/incr?key=hits");

@@ -23,10 +23,14 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path, label: &str) -> Result<Self, StoreError> {
+        let failed = |error: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("failed to open {}: {error}", path.display()))
+        };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(backend)?;
+            create_private_dir(parent).map_err(|e| failed(&e))?;
         }
-        let connection = Connection::open(path).map_err(backend)?;
+        let connection = Connection::open(path).map_err(|e| failed(&e))?;
+        restrict_to_owner(path, 0o600).map_err(|e| failed(&e))?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
@@ -187,6 +191,26 @@ fn write(conn: &Connection, label: &str, key: &str, value: &[u8]) -> Result<(), 
     .map_err(backend)?
     .execute(params![label, key, value])
     .map_err(backend)?;
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) readable only by the owner, since it holds the stores.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    restrict_to_owner(dir, 0o700)
+}
+
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
