@@ -55,12 +55,16 @@ impl Drop for Redis {
 }
 
 fn options_with_store(store_table: &str) -> (Options, tempfile::TempDir) {
+    options_for("probe.toml", store_table)
+}
+
+fn options_for(manifest: &str, store_table: &str) -> (Options, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let runtime = dir.path().join("runtime.toml");
     let base = std::fs::read_to_string(fixture("probe-runtime.toml")).unwrap_or_default();
     std::fs::write(&runtime, format!("{base}\n{store_table}\n")).unwrap_or_else(|e| panic!("{e}"));
     let options = Options {
-        manifest: fixture("probe.toml"),
+        manifest: fixture(manifest),
         runtime_config: Some(runtime),
         ..Options::default()
     };
@@ -174,4 +178,95 @@ fn unreachable_redis_stops_startup() {
         Ok(_) => panic!("host started without its Redis store"),
         Err(log) => assert!(log.contains("failed to open key-value store"), "{log}"),
     }
+}
+
+/// Appends `count` entries spread over `hosts` in parallel through the log-probe guest, then
+/// checks that the indexes are exactly 0..count and that the root over the stored entries,
+/// recomputed here, equals the log's root.
+async fn append_across(hosts: &[&Host], count: usize) {
+    let client = client();
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let url = hosts[i % hosts.len()].url("/log/append");
+            let client = client.clone();
+            tokio::spawn(async move {
+                let response = client.post(url).body(format!("entry {i}")).send().await?;
+                let status = response.status().as_u16();
+                Ok::<_, reqwest::Error>((status, response.text().await?))
+            })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for task in tasks {
+        let (status, body) = task
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200, "{body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        indexes.push(reply["index"].as_u64().unwrap_or(u64::MAX));
+    }
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..count as u64).collect::<Vec<_>>());
+
+    let mut tree = portal_merkle::MemoryTree::new();
+    let mut seen = std::collections::HashSet::new();
+    for index in 0..count {
+        let entry = client
+            .get(hosts[index % hosts.len()].url(&format!("/log/entry?index={index}")))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        assert!(seen.insert(entry.clone()), "entry {entry:?} stored twice");
+        tree.push(portal_merkle::leaf_hash(entry.as_bytes()));
+    }
+    let head: serde_json::Value = client
+        .get(hosts[0].url("/log/head"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let expected: String = tree
+        .root_at(count as u64)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(head["size"], count);
+    assert_eq!(head["root"], expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_log_on_redis_never_forks_across_two_hosts() {
+    let redis = Redis::start();
+    let (options, _dir) = options_for(
+        "log-probe.toml",
+        &format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"",
+            redis.url
+        ),
+    );
+    let first = Host::start(options.clone());
+    let second = Host::start(options);
+    append_across(&[&first, &second], 60).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_log_on_shared_sqlite_never_forks_across_two_hosts() {
+    let shared = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (options, _dir) = options_for(
+        "log-probe.toml",
+        &format!(
+            "[key_value_store.default]\ntype = \"spin\"\npath = \"{}\"",
+            shared.path().join("log.db").display()
+        ),
+    );
+    let first = Host::start(options.clone());
+    let second = Host::start(options);
+    append_across(&[&first, &second], 60).await;
 }

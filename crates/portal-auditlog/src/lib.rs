@@ -3,8 +3,8 @@
 //! Appends are linearizable across any number of writers sharing one store, using a single
 //! compare-and-swap on the tree head as the commit point. The head carries the newest entry and
 //! the tree nodes that entry completed, so the head alone is a durable record of the append.
-//! Every writer first copies the current head's entry and nodes to their own keys before it
-//! tries to commit the next one. Every writer produces the same copies, so a crash between the
+//! Before it tries to commit the next head, every writer first copies the current head's entry
+//! and nodes to their own keys. All writers produce the same copies, so a crash between the
 //! commit and the copy leaves nothing lost or forked.
 //!
 //! Keys under the log's prefix `P`:

@@ -3,6 +3,8 @@
 //! This crate depends on `spin-sdk` and so builds only for `wasm32-wasip2`; the security logic
 //! lives in crates that build natively too.
 
+pub mod kv;
+
 use bytes::Bytes;
 use spin_sdk::http::FullBody;
 
