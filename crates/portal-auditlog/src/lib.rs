@@ -15,11 +15,13 @@
 //! | `P/entry/<index>` | entry bytes, index as 20 decimal digits |
 //! | `P/node/<level>/<index>` | 32-byte hash of a perfect subtree |
 
+mod checkpoint;
 mod head;
 mod store;
 
 use std::collections::HashMap;
 
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};
 pub use portal_merkle::{Hash, ProofError};
 pub use store::{LogStore, MemoryStore, StoreFailure};
 
