@@ -341,6 +341,9 @@ impl App {
 
     /// Dispatches a chained request to `http://<component>.spin.internal/...`, private routes
     /// included.
+    ///
+    /// As in Spin, the component sees a synthetic match: route `/...`, the whole path as
+    /// `spin-path-info`, and client address `0.0.0.0:0`, whatever its public routes are.
     pub async fn handle_internal(
         &self,
         component_id: &str,
@@ -348,17 +351,22 @@ impl App {
     ) -> Option<Response<HostBody>> {
         let component = self.components.get(component_id)?.clone();
         strip_untrusted_headers(request.headers_mut());
-        let path = request.uri().path().to_owned();
-        let matched = self
-            .router
-            .route(&path)
-            .filter(|m| m.component == component_id);
+        let matched = RouteMatch {
+            component: component_id.to_owned(),
+            raw_route: "/...".to_owned(),
+            route_prefix: String::new(),
+            path_info: request.uri().path().to_owned(),
+            named: Vec::new(),
+        };
         let origin = Origin {
-            client: SocketAddr::from(([127, 0, 0, 1], 0)),
+            client: SocketAddr::from(([0, 0, 0, 0], 0)),
             scheme: "http",
             authority: format!("{component_id}.spin.internal"),
         };
-        Some(self.invoke(&component, request, matched, origin).await)
+        Some(
+            self.invoke(&component, request, Some(matched), origin)
+                .await,
+        )
     }
 
     /// Runs one request through a fresh instance of `component`.

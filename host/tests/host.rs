@@ -120,6 +120,22 @@ async fn private_route_is_reachable_by_chaining() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, "200 hello from probe");
+
+    // Chained requests carry Spin's synthetic match, whatever the component's public routes.
+    let (_, body, _) = get(
+        &host,
+        "/probe/outbound?url=http://private.spin.internal/headers",
+    )
+    .await;
+    let headers: serde_json::Value =
+        serde_json::from_str(body.trim_start_matches("200 ")).unwrap_or_default();
+    assert_eq!(headers["spin-matched-route"], "/...");
+    assert_eq!(headers["spin-path-info"], "/headers");
+    assert_eq!(headers["spin-client-addr"], "0.0.0.0:0");
+    assert_eq!(
+        headers["spin-full-url"],
+        "http://private.spin.internal/headers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
