@@ -22,7 +22,7 @@ mod store;
 use std::collections::HashMap;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};
-pub use portal_merkle::{Hash, ProofError};
+pub use portal_merkle::{Hash, ProofError, leaf_hash};
 pub use store::{LogStore, MemoryStore, StoreFailure};
 
 use head::Head;

@@ -53,6 +53,12 @@ pub fn not_found() -> Response {
     )
 }
 
+/// Renders an RFC 9457 problem from the shared problem type.
+pub fn problem(problem: &portal_problem::Problem) -> Response {
+    let (parts, body) = problem.to_response().into_parts();
+    http::Response::from_parts(parts, FullBody::new(Bytes::from(body)))
+}
+
 fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
     *response.status_mut() = status;

@@ -64,6 +64,10 @@ async fn route_request(request: Request) -> Response {
         "/kv/keys" => kv_keys().await,
         "/var" => variable(&query(&request, "name")).await,
         "/outbound" => outbound(&query(&request, "url")).await,
+        "/post" => {
+            let url = query(&request, "url");
+            forward_post(&url, request).await
+        }
         "/loop" => spin_forever(),
         "/memory" => allocate(query(&request, "mib").parse().unwrap_or(0)),
         "/clock" => clock(),
@@ -191,6 +195,27 @@ async fn variable(name: &str) -> Response {
 
 async fn outbound(url: &str) -> Response {
     match spin_sdk::http::get(url).await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            reply(200, format!("{status} {}", String::from_utf8_lossy(&body)))
+        }
+        Err(error) => reply(502, format!("{error:?}")),
+    }
+}
+
+/// Sends this request's body as a POST to `url` and reports the answer.
+async fn forward_post(url: &str, request: Request) -> Response {
+    let body = match request.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => return reply(400, format!("{error:?}")),
+    };
+    match spin_sdk::http::post(url, body).await {
         Ok(response) => {
             let status = response.status().as_u16();
             let body = response

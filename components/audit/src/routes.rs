@@ -1,0 +1,200 @@
+//! The audit component's routes.
+
+use base64ct::{Base64, Encoding};
+use http_body_util::BodyExt;
+use portal_audit::AuditEvent;
+use portal_auditlog::{AuditLog, Checkpoint, CheckpointSigner, LogError};
+use portal_problem::{Problem, ProblemKind};
+use portal_spin::Response;
+use portal_spin::kv::SpinLogStore;
+use spin_sdk::http::{Method, Request, StatusCode};
+
+use crate::{INFO, LOG_PREFIX, STORE};
+
+/// Largest ingest body read, in bytes: one event of at most `MAX_EVENT_JSON_LEN`.
+const MAX_INGEST_BYTES: usize = portal_audit::MAX_EVENT_JSON_LEN;
+
+pub async fn dispatch(request: Request, path: &str, chained: bool) -> Response {
+    let method = request.method().clone();
+    match (chained, &method, path) {
+        (true, &Method::POST, "/ingest") => ingest(request).await,
+        (false, &Method::GET, "/health") => portal_spin::health(INFO),
+        (false, &Method::GET, "/checkpoint") => checkpoint().await,
+        (false, &Method::GET, "/proof/inclusion") => inclusion(&request).await,
+        (false, &Method::GET, "/proof/consistency") => consistency(&request).await,
+        _ => portal_spin::not_found(),
+    }
+}
+
+fn open_log() -> Result<AuditLog<SpinLogStore>, Problem> {
+    let store =
+        SpinLogStore::open(STORE).map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    Ok(AuditLog::new(store, LOG_PREFIX))
+}
+
+fn log_problem(error: &LogError) -> Problem {
+    match error {
+        LogError::OutOfRange { .. } => Problem::new(ProblemKind::NotFound)
+            .with_detail("the requested index or size is beyond the log"),
+        LogError::Proof(_) => Problem::invalid_field("size"),
+        LogError::EntrySize { .. } => Problem::payload_too_large(MAX_INGEST_BYTES as u64),
+        _ => Problem::new(ProblemKind::ServiceUnavailable)
+            .with_detail("the audit log cannot be written now; the action must be retried"),
+    }
+}
+
+/// Validates one event, stamps it with the host's time, and appends it. The sender gets 201
+/// only after the append is durable, so a failure here fails the sender's action.
+async fn ingest(request: Request) -> Response {
+    let body = match request.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::BadRequest)),
+    };
+    if body.len() > MAX_INGEST_BYTES {
+        return portal_spin::problem(&Problem::payload_too_large(MAX_INGEST_BYTES as u64));
+    }
+    let event = match AuditEvent::from_json(&body) {
+        Ok(event) => event,
+        Err(error) => return portal_spin::problem(&Problem::from(error)),
+    };
+    let received_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default();
+    let entry = serde_json::json!({ "received_at_ms": received_at_ms, "event": event });
+    let entry = match serde_json::to_vec(&entry) {
+        Ok(bytes) => bytes,
+        Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::Internal)),
+    };
+
+    let log = match open_log() {
+        Ok(log) => log,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    match log.append(&entry).await {
+        // The leaf hash is the sender's receipt: with an inclusion proof it shows the entry is
+        // in any later checkpoint.
+        Ok(appended) => portal_spin::json(
+            StatusCode::CREATED,
+            &serde_json::json!({
+                "index": appended.index,
+                "received_at_ms": received_at_ms,
+                "leaf_hash": Base64::encode_string(&portal_auditlog::leaf_hash(&entry)),
+            }),
+        ),
+        Err(error) => portal_spin::problem(&log_problem(&error)),
+    }
+}
+
+/// Signs the current tree head as a C2SP checkpoint.
+async fn checkpoint() -> Response {
+    let signer = match checkpoint_signer().await {
+        Ok(signer) => signer,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    let origin = match spin_sdk::variables::get("audit_log_origin").await {
+        Ok(origin) => origin,
+        Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable)),
+    };
+    let head = match open_log() {
+        Ok(log) => log.tree_head().await,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    let head = match head {
+        Ok(head) => head,
+        Err(error) => return portal_spin::problem(&log_problem(&error)),
+    };
+    let checkpoint = Checkpoint {
+        origin,
+        size: head.size,
+        root: head.root,
+    };
+    match signer.sign(&checkpoint) {
+        Ok(note) => {
+            let mut response = http::Response::new(spin_sdk::http::FullBody::new(note.into()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+        Err(_) => portal_spin::problem(&Problem::new(ProblemKind::Internal)),
+    }
+}
+
+async fn checkpoint_signer() -> Result<CheckpointSigner, Problem> {
+    let unavailable = || Problem::new(ProblemKind::ServiceUnavailable);
+    let name = spin_sdk::variables::get("audit_checkpoint_key_name")
+        .await
+        .map_err(|_| unavailable())?;
+    let seed = spin_sdk::variables::get("audit_checkpoint_key")
+        .await
+        .map_err(|_| unavailable())?;
+    let seed: [u8; 32] = Base64::decode_vec(seed.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(unavailable)?;
+    CheckpointSigner::from_seed(&name, &seed).map_err(|_| unavailable())
+}
+
+fn query_number(request: &Request, name: &'static str) -> Result<u64, Problem> {
+    request
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|value| value.parse().ok())
+        .ok_or_else(|| Problem::invalid_field(name))
+}
+
+fn proof_response(proof: &[[u8; 32]], fields: serde_json::Value) -> Response {
+    let mut body = fields;
+    body["proof"] = proof
+        .iter()
+        .map(|hash| Base64::encode_string(hash))
+        .collect::<Vec<_>>()
+        .into();
+    portal_spin::json(StatusCode::OK, &body)
+}
+
+/// `GET /audit/proof/inclusion?index=I&size=N`.
+async fn inclusion(request: &Request) -> Response {
+    let (index, size) = match (
+        query_number(request, "index"),
+        query_number(request, "size"),
+    ) {
+        (Ok(index), Ok(size)) => (index, size),
+        (Err(problem), _) | (_, Err(problem)) => return portal_spin::problem(&problem),
+    };
+    let result = match open_log() {
+        Ok(log) => log.inclusion_proof(index, size).await,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    match result {
+        Ok(proof) => proof_response(&proof, serde_json::json!({ "index": index, "size": size })),
+        Err(error) => portal_spin::problem(&log_problem(&error)),
+    }
+}
+
+/// `GET /audit/proof/consistency?first=M&second=N`.
+async fn consistency(request: &Request) -> Response {
+    let (first, second) = match (
+        query_number(request, "first"),
+        query_number(request, "second"),
+    ) {
+        (Ok(first), Ok(second)) => (first, second),
+        (Err(problem), _) | (_, Err(problem)) => return portal_spin::problem(&problem),
+    };
+    let result = match open_log() {
+        Ok(log) => log.consistency_proof(first, second).await,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    match result {
+        Ok(proof) => proof_response(
+            &proof,
+            serde_json::json!({ "first": first, "second": second }),
+        ),
+        Err(error) => portal_spin::problem(&log_problem(&error)),
+    }
+}

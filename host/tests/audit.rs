@@ -1,0 +1,209 @@
+//! The real audit component under the host: chained ingest, signed checkpoints and proofs.
+
+mod support;
+
+use base64ct::{Base64, Encoding};
+use portal_audit::{AuditAction, AuditActor, AuditEvent, Component, Entity, EntityType, Outcome};
+use portal_auditlog::{CheckpointSigner, CheckpointVerifier};
+use portal_policy::{PatientId, PurposeOfUse, RequestId, Role, UserId};
+use support::{Host, Options, client, fixture};
+
+const ORIGIN: &str = "portal.test/audit";
+
+fn audit_host() -> Host {
+    Host::start(Options {
+        manifest: fixture("audit.toml"),
+        runtime_config: Some(fixture("audit-runtime.toml")),
+        ..Options::default()
+    })
+}
+
+fn verifier() -> CheckpointVerifier {
+    let signer = CheckpointSigner::from_seed("portal-audit-test", &[7; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    CheckpointVerifier::from_verifier_key(&signer.verifier_key()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn event(request: &str) -> String {
+    let event = AuditEvent {
+        actor: AuditActor::User {
+            id: UserId::new("user-clinician").unwrap_or_else(|e| panic!("{e:?}")),
+            role: Role::Clinician,
+        },
+        on_behalf_of: None,
+        action: AuditAction::ThreadRead,
+        entity: Entity {
+            kind: EntityType::Thread,
+            id: "thread-1".into(),
+        },
+        patient: Some(PatientId::new("patient-1").unwrap_or_else(|e| panic!("{e:?}"))),
+        outcome: Outcome::Success,
+        claimed_time_ms: 1_764_000_000_000,
+        source_address: None,
+        purpose: PurposeOfUse::Treatment,
+        component: Component::Messaging,
+        request_id: RequestId::new(request).unwrap_or_else(|e| panic!("{e:?}")),
+        reason: Some("care_team_member".into()),
+        justification: None,
+    };
+    event.to_json().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Sends `body` to the ingest route through the probe, as another component would.
+async fn ingest(host: &Host, body: String) -> (u16, serde_json::Value) {
+    let reply = client()
+        .post(host.url("/probe/post?url=http://audit.spin.internal/ingest"))
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let (status, json) = reply.split_once(' ').unwrap_or_default();
+    (
+        status.parse().unwrap_or(0),
+        serde_json::from_str(json).unwrap_or_default(),
+    )
+}
+
+async fn checkpoint(host: &Host) -> portal_auditlog::Checkpoint {
+    let note = client()
+        .get(host.url("/audit/checkpoint"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    verifier()
+        .verify(&note, ORIGIN)
+        .unwrap_or_else(|e| panic!("{e}: {note}"))
+}
+
+async fn get_json(host: &Host, path: &str) -> (u16, serde_json::Value) {
+    let response = client()
+        .get(host.url(path))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+fn hashes(value: &serde_json::Value) -> Vec<[u8; 32]> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| Base64::decode_vec(item.as_str()?).ok()?.try_into().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chained_events_are_appended_and_provable() {
+    let host = audit_host();
+    let mut receipts = Vec::new();
+    for i in 0..5 {
+        let (status, reply) = ingest(&host, event(&format!("req-{i}"))).await;
+        assert_eq!(status, 201, "{reply}");
+        assert_eq!(reply["index"], i);
+        receipts.push(reply);
+    }
+
+    let first = checkpoint(&host).await;
+    assert_eq!(first.size, 5);
+    for (index, receipt) in receipts.iter().enumerate() {
+        let leaf: [u8; 32] = Base64::decode_vec(receipt["leaf_hash"].as_str().unwrap_or_default())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .unwrap_or_else(|| panic!("no leaf hash in {receipt}"));
+        let (status, proof) = get_json(
+            &host,
+            &format!("/audit/proof/inclusion?index={index}&size=5"),
+        )
+        .await;
+        assert_eq!(status, 200, "{proof}");
+        let path = hashes(&proof["proof"]);
+        assert!(
+            portal_merkle::verify_inclusion(&leaf, index as u64, 5, &path, &first.root).is_ok(),
+            "entry {index}"
+        );
+    }
+
+    ingest(&host, event("req-5")).await;
+    let second = checkpoint(&host).await;
+    assert_eq!(second.size, 6);
+    let (status, proof) = get_json(&host, "/audit/proof/consistency?first=5&second=6").await;
+    assert_eq!(status, 200, "{proof}");
+    let path = hashes(&proof["proof"]);
+    assert!(portal_merkle::verify_consistency(5, 6, &first.root, &second.root, &path).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ingest_is_not_reachable_from_outside() {
+    let host = audit_host();
+    let response = client()
+        .post(host.url("/audit/ingest"))
+        .body(event("req-outside"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(checkpoint(&host).await.size, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_events_are_rejected_naming_the_field() {
+    let host = audit_host();
+    let mut with_body: serde_json::Value =
+        serde_json::from_str(&event("req-1")).unwrap_or_default();
+    with_body["body"] = "Patient reports chest pain".into();
+    let (status, problem) = ingest(&host, with_body.to_string()).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["status"], 400);
+
+    let mut bad_id: serde_json::Value = serde_json::from_str(&event("req-2")).unwrap_or_default();
+    bad_id["entity"]["id"] = "no spaces allowed".into();
+    let (status, problem) = ingest(&host, bad_id.to_string()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "entity.id");
+
+    assert_eq!(
+        checkpoint(&host).await.size,
+        0,
+        "a rejected event was stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proofs_beyond_the_log_are_not_found() {
+    let host = audit_host();
+    ingest(&host, event("req-1")).await;
+    let (status, _) = get_json(&host, "/audit/proof/inclusion?index=0&size=2").await;
+    assert_eq!(status, 404);
+    let (status, problem) = get_json(&host, "/audit/proof/inclusion?index=0").await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "size");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoint_signed_by_another_key_is_refused() {
+    let host = audit_host();
+    let note = client()
+        .get(host.url("/audit/checkpoint"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let other = CheckpointSigner::from_seed("portal-audit-test", &[8; 32])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let other = CheckpointVerifier::from_verifier_key(&other.verifier_key())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(other.verify(&note, ORIGIN).is_err());
+}
