@@ -16,12 +16,14 @@
 //! | `P/node/<level>/<index>` | 32-byte hash of a perfect subtree |
 
 mod checkpoint;
+mod export;
 mod head;
 mod store;
 
 use std::collections::HashMap;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, CheckpointVerifier};
+pub use export::{ExportFailure, ExportLine, ExportReport, verify_export};
 pub use portal_merkle::{Hash, ProofError, leaf_hash};
 pub use store::{LogStore, MemoryStore, StoreFailure};
 
