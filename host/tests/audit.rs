@@ -52,7 +52,7 @@ fn event(request: &str) -> String {
 /// Sends `body` to the ingest route through the probe, as another component would.
 async fn ingest(host: &Host, body: String) -> (u16, serde_json::Value) {
     let reply = client()
-        .post(host.url("/probe/post?url=http://audit.spin.internal/ingest"))
+        .post(host.url("/probe/post?url=http://audit-ingest.spin.internal/ingest"))
         .body(body)
         .send()
         .await
@@ -146,13 +146,29 @@ async fn chained_events_are_appended_and_provable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_is_not_reachable_from_outside() {
     let host = audit_host();
+    // The public component never ingests, whatever headers a client sends; under `spin up`
+    // client-sent `spin-*` headers reach the guest, so they must not matter.
     let response = client()
         .post(host.url("/audit/ingest"))
+        .header("spin-matched-route", "/...")
+        .header("spin-path-info", "/ingest")
         .body(event("req-outside"))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status().as_u16(), 404);
+
+    // Even chained, the public component does not ingest.
+    let reply = client()
+        .post(host.url("/probe/post?url=http://audit.spin.internal/ingest"))
+        .body(event("req-chained-public"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(reply.starts_with("404 "), "{reply}");
     assert_eq!(checkpoint(&host).await.size, 0);
 }
 

@@ -1,8 +1,15 @@
 //! The audit component: the only writer of the tamper-evident audit log.
 //!
-//! Other components send events to `POST /ingest` through service chaining
-//! (`http://audit.spin.internal/ingest`). The public routes under `/audit` serve signed
-//! checkpoints and proofs, which carry only hashes and sizes.
+//! One build serves two manifest entries, told apart by the component variable `audit_role`,
+//! which no client can set:
+//!
+//! - `ingest`: the private component (`route = { private = true }`) that other components
+//!   reach at `http://audit-ingest.spin.internal/ingest`; it validates and appends events.
+//! - `public`: the `/audit/...` routes, which serve signed checkpoints and proofs carrying only
+//!   hashes and sizes.
+//!
+//! Request headers cannot choose the role: under `spin up` a client may send its own `spin-*`
+//! headers, which Spin passes on.
 //!
 //! TODO: verify a service token on ingest, for deployments where the other components call
 //! this one over HTTPS instead of chaining.
@@ -24,19 +31,20 @@ const STORE: &str = "audit";
 /// Key prefix of the log inside the store.
 const LOG_PREFIX: &str = "log";
 
-/// Routes a request: chained requests (Spin's synthetic route `/...`) reach the ingest route,
-/// public ones the read routes.
+/// Routes a request by the component's role and `spin-path-info`.
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let path = header("spin-path-info");
-    let chained = header("spin-matched-route") == "/...";
-    routes::dispatch(request, &path, chained).await
+    let path = request
+        .headers()
+        .get("spin-path-info")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    match spin_sdk::variables::get("audit_role").await.as_deref() {
+        Ok("ingest") => routes::ingest_role(request, &path).await,
+        Ok("public") => routes::public_role(request, &path).await,
+        _ => portal_spin::problem(&portal_problem::Problem::new(
+            portal_problem::ProblemKind::ServiceUnavailable,
+        )),
+    }
 }

@@ -14,14 +14,21 @@ use crate::{INFO, LOG_PREFIX, STORE};
 /// Largest ingest body read, in bytes: one event of at most `MAX_EVENT_JSON_LEN`.
 const MAX_INGEST_BYTES: usize = portal_audit::MAX_EVENT_JSON_LEN;
 
-pub async fn dispatch(request: Request, path: &str, chained: bool) -> Response {
-    let method = request.method().clone();
-    match (chained, &method, path) {
-        (true, &Method::POST, "/ingest") => ingest(request).await,
-        (false, &Method::GET, "/health") => portal_spin::health(INFO),
-        (false, &Method::GET, "/checkpoint") => checkpoint().await,
-        (false, &Method::GET, "/proof/inclusion") => inclusion(&request).await,
-        (false, &Method::GET, "/proof/consistency") => consistency(&request).await,
+/// Routes of the private ingest component.
+pub async fn ingest_role(request: Request, path: &str) -> Response {
+    match (request.method(), path) {
+        (&Method::POST, "/ingest") => ingest(request).await,
+        _ => portal_spin::not_found(),
+    }
+}
+
+/// Routes of the public component under `/audit`.
+pub async fn public_role(request: Request, path: &str) -> Response {
+    match (request.method(), path) {
+        (&Method::GET, "/health") => portal_spin::health(INFO),
+        (&Method::GET, "/checkpoint") => checkpoint().await,
+        (&Method::GET, "/proof/inclusion") => inclusion(&request).await,
+        (&Method::GET, "/proof/consistency") => consistency(&request).await,
         _ => portal_spin::not_found(),
     }
 }
@@ -32,14 +39,24 @@ fn open_log() -> Result<AuditLog<SpinLogStore>, Problem> {
     Ok(AuditLog::new(store, LOG_PREFIX))
 }
 
-fn log_problem(error: &LogError) -> Problem {
+/// Maps a log error to a problem; `field` names the query parameter a proof error blames.
+fn log_problem(error: &LogError, field: &'static str) -> Problem {
     match error {
         LogError::OutOfRange { .. } => Problem::new(ProblemKind::NotFound)
             .with_detail("the requested index or size is beyond the log"),
-        LogError::Proof(_) => Problem::invalid_field("size"),
+        LogError::Proof(_) => Problem::invalid_field(field),
         LogError::EntrySize { .. } => Problem::payload_too_large(MAX_INGEST_BYTES as u64),
-        _ => Problem::new(ProblemKind::ServiceUnavailable)
-            .with_detail("the audit log cannot be written now; the action must be retried"),
+        LogError::Corrupt(reason) => {
+            // Corruption can mean tampering with the store, so it is always logged.
+            eprintln!("audit log corrupt: {reason}");
+            Problem::new(ProblemKind::ServiceUnavailable)
+                .with_detail("the audit log failed an integrity check; an operator must act")
+        }
+        _ => {
+            eprintln!("audit log unavailable: {error}");
+            Problem::new(ProblemKind::ServiceUnavailable)
+                .with_detail("the audit log cannot be written now; the action must be retried")
+        }
     }
 }
 
@@ -61,7 +78,17 @@ async fn ingest(request: Request) -> Response {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as u64)
         .unwrap_or_default();
-    let entry = serde_json::json!({ "received_at_ms": received_at_ms, "event": event });
+    // A random nonce makes leaf hashes unguessable, so public proofs cannot confirm a guessed
+    // event ("did this clinician read that record at that time?").
+    let mut nonce = [0u8; 16];
+    if getrandom::fill(&mut nonce).is_err() {
+        return portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable));
+    }
+    let entry = serde_json::json!({
+        "received_at_ms": received_at_ms,
+        "nonce": Base64::encode_string(&nonce),
+        "event": event,
+    });
     let entry = match serde_json::to_vec(&entry) {
         Ok(bytes) => bytes,
         Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::Internal)),
@@ -82,11 +109,14 @@ async fn ingest(request: Request) -> Response {
                 "leaf_hash": Base64::encode_string(&portal_auditlog::leaf_hash(&entry)),
             }),
         ),
-        Err(error) => portal_spin::problem(&log_problem(&error)),
+        Err(error) => portal_spin::problem(&log_problem(&error, "body")),
     }
 }
 
 /// Signs the current tree head as a C2SP checkpoint.
+///
+/// TODO: sign only heads consistent with the last published checkpoint; until checkpoints go
+/// to a write-once archive, a store writer could rewrite history and have it signed.
 async fn checkpoint() -> Response {
     let signer = match checkpoint_signer().await {
         Ok(signer) => signer,
@@ -102,7 +132,7 @@ async fn checkpoint() -> Response {
     };
     let head = match head {
         Ok(head) => head,
-        Err(error) => return portal_spin::problem(&log_problem(&error)),
+        Err(error) => return portal_spin::problem(&log_problem(&error, "size")),
     };
     let checkpoint = Checkpoint {
         origin,
@@ -173,7 +203,7 @@ async fn inclusion(request: &Request) -> Response {
     };
     match result {
         Ok(proof) => proof_response(&proof, serde_json::json!({ "index": index, "size": size })),
-        Err(error) => portal_spin::problem(&log_problem(&error)),
+        Err(error) => portal_spin::problem(&log_problem(&error, "index")),
     }
 }
 
@@ -195,6 +225,6 @@ async fn consistency(request: &Request) -> Response {
             &proof,
             serde_json::json!({ "first": first, "second": second }),
         ),
-        Err(error) => portal_spin::problem(&log_problem(&error)),
+        Err(error) => portal_spin::problem(&log_problem(&error, "first")),
     }
 }

@@ -5,6 +5,10 @@
 //! tree of the checkpoint the export is paired with. A verifier with only the export, the signed
 //! checkpoint and the log's public key can then find which entries were altered, reordered,
 //! inserted or removed.
+//!
+//! NOTE: only entries up to the checkpoint's size are covered. An old checkpoint paired with a
+//! truncated export verifies, so the verifier must obtain the checkpoint independently (from a
+//! witness or the write-once archive), not from whoever hands over the export.
 
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
@@ -111,8 +115,8 @@ pub fn verify_export(
 ) -> Result<ExportReport, CheckpointError> {
     let checkpoint = verifier.verify(note, origin)?;
     let mut failures = Vec::new();
-    let mut verified = 0;
-    let mut expected = 0u64;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut previous: Option<u64> = None;
 
     for (number, text) in export.lines().enumerate() {
         let line = number + 1;
@@ -123,20 +127,21 @@ pub fn verify_export(
             failures.push(ExportFailure::Malformed { line });
             continue;
         };
-        if parsed.index != expected {
-            failures.push(ExportFailure::OutOfOrder {
-                line,
-                index: parsed.index,
-            });
-            while expected < parsed.index && expected < checkpoint.size {
-                failures.push(ExportFailure::Missing { index: expected });
-                expected += 1;
-            }
-            if parsed.index < expected {
-                continue;
-            }
+        let index = parsed.index;
+
+        // Order is judged against the previous line; every line's proof is still checked at
+        // the index it claims, so a moved entry that was also altered is reported as altered.
+        let in_order = match previous {
+            None => index == 0,
+            Some(before) => before.checked_add(1) == Some(index),
+        };
+        if !in_order || index >= checkpoint.size || !seen.insert(index) {
+            failures.push(ExportFailure::OutOfOrder { line, index });
         }
-        expected = parsed.index + 1;
+        previous = Some(index);
+        if index >= checkpoint.size {
+            continue;
+        }
 
         let proof: Option<Vec<Hash>> = parsed
             .proof
@@ -145,27 +150,23 @@ pub fn verify_export(
             .collect();
         let leaf = crate::leaf_hash(parsed.entry.as_bytes());
         let included = proof.is_some_and(|proof| {
-            portal_merkle::verify_inclusion(
-                &leaf,
-                parsed.index,
-                checkpoint.size,
-                &proof,
-                &checkpoint.root,
-            )
-            .is_ok()
+            portal_merkle::verify_inclusion(&leaf, index, checkpoint.size, &proof, &checkpoint.root)
+                .is_ok()
         });
-        if included {
-            verified += 1;
-        } else {
-            failures.push(ExportFailure::Altered {
-                index: parsed.index,
-            });
+        if !included {
+            failures.push(ExportFailure::Altered { index });
         }
     }
-    while expected < checkpoint.size {
-        failures.push(ExportFailure::Missing { index: expected });
-        expected += 1;
+    for index in 0..checkpoint.size {
+        if !seen.contains(&index) {
+            failures.push(ExportFailure::Missing { index });
+        }
     }
+    let verified = seen.len() as u64
+        - failures
+            .iter()
+            .filter(|f| matches!(f, ExportFailure::Altered { .. }))
+            .count() as u64;
     Ok(ExportReport {
         checkpoint,
         verified,

@@ -1,7 +1,10 @@
 //! An append-only Merkle log kept in a key-value store, for the audit component.
 //!
 //! Appends are linearizable across any number of writers sharing one store, using a single
-//! compare-and-swap on the tree head as the commit point. The head carries the newest entry and
+//! compare-and-swap on the tree head as the commit point. This holds only if the store itself
+//! is linearizable and durable: Redis with `appendfsync always` and no asynchronous failover,
+//! SQLite on a local file system. A store that loses acknowledged writes makes the log report
+//! corruption rather than fork silently. The head carries the newest entry and
 //! the tree nodes that entry completed, so the head alone is a durable record of the append.
 //! Before it tries to commit the next head, every writer first copies the current head's entry
 //! and nodes to their own keys. All writers produce the same copies, so a crash between the
@@ -120,11 +123,20 @@ impl<S: LogStore> AuditLog<S> {
 
             let next = head.append(entry);
             let encoded = next.encode();
-            if self
+            let swapped = match self
                 .store
                 .compare_and_swap(&key, stored.as_deref(), &encoded)
-                .await?
+                .await
             {
+                Ok(swapped) => swapped,
+                // The swap may have happened with its reply lost: if the head now is exactly
+                // the one this append wrote, the append is durable and must not be repeated.
+                Err(failure) => match self.store.get(&key).await {
+                    Ok(Some(current)) if current == encoded => true,
+                    _ => return Err(failure.into()),
+                },
+            };
+            if swapped {
                 // Best effort: the next writer or reader copies these if this fails.
                 let _ = self.materialize(&next).await;
                 return Ok(Appended {
@@ -221,20 +233,34 @@ impl<S: LogStore> AuditLog<S> {
     }
 
     /// Copies the head's newest entry and the nodes it completed to their own keys.
+    ///
+    /// Each key is written only if absent. A different value already there means the store
+    /// lost a committed head (a rollback or a failover without durability) and another history
+    /// was written since: that is reported as corruption instead of overwriting either one.
     async fn materialize(&self, head: &Head) -> Result<(), LogError> {
         if head.size() == 0 {
             return Ok(());
         }
         let index = head.size() - 1;
-        self.store
-            .set(&self.entry_key(index), head.last_entry())
+        self.write_once(&self.entry_key(index), head.last_entry())
             .await?;
         for node in head.last_nodes() {
-            self.store
-                .set(&self.node_key(node.level, node.index), &node.hash)
+            self.write_once(&self.node_key(node.level, node.index), &node.hash)
                 .await?;
         }
         Ok(())
+    }
+
+    async fn write_once(&self, key: &str, value: &[u8]) -> Result<(), LogError> {
+        if self.store.compare_and_swap(key, None, value).await? {
+            return Ok(());
+        }
+        match self.store.get(key).await? {
+            Some(existing) if existing == value => Ok(()),
+            _ => Err(LogError::Corrupt(
+                "stored entry or node differs from the committed head",
+            )),
+        }
     }
 
     /// Runs `plan` against a recording source to learn which nodes it needs, then loads them.

@@ -138,6 +138,44 @@ fn inserted_entry_is_reported() {
 }
 
 #[test]
+fn moved_and_altered_entry_is_reported_altered() {
+    let fixture = fixture(10);
+    let mut lines = fixture.lines.clone();
+    lines.swap(4, 5);
+    lines[5] = alter(&lines[5]);
+    let found = failures(&fixture, &lines);
+    assert!(
+        found.contains(&ExportFailure::Altered { index: 4 }),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn huge_index_is_reported_without_panicking() {
+    let fixture = fixture(3);
+    let mut lines = fixture.lines.clone();
+    let mut parsed: ExportLine = serde_json::from_str(&lines[1]).unwrap_or_else(|e| panic!("{e}"));
+    parsed.index = u64::MAX;
+    lines.insert(
+        2,
+        serde_json::to_string(&parsed).unwrap_or_else(|e| panic!("{e}")),
+    );
+    lines.push(fixture.lines[0].clone());
+    let found = failures(&fixture, &lines);
+    assert!(
+        found.contains(&ExportFailure::OutOfOrder {
+            line: 3,
+            index: u64::MAX
+        }),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&ExportFailure::OutOfOrder { line: 5, index: 0 }),
+        "a repeated entry was not reported: {found:?}"
+    );
+}
+
+#[test]
 fn forged_checkpoint_is_rejected() {
     let fixture = fixture(4);
     let forged = fixture.note.replacen("\n4\n", "\n3\n", 1);

@@ -200,6 +200,28 @@ fn crash_after_commit_loses_nothing() {
 }
 
 #[test]
+fn writer_after_a_rollback_reports_corruption() {
+    let store = MemoryStore::new();
+    let log = AuditLog::new(&store, "audit");
+    for i in 0..3 {
+        unwrap(block_on(log.append(&entry(i))));
+    }
+    let saved_head = block_on(LogStore::get(&store, "audit/head"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_default();
+    unwrap(block_on(log.append(b"lost entry")));
+    unwrap(block_on(log.append(&entry(4))));
+
+    // The store loses its last two heads, as an asynchronous failover can.
+    store.overwrite("audit/head", saved_head);
+    unwrap(block_on(log.append(b"new entry")));
+    assert!(
+        matches!(block_on(log.append(&entry(5))), Err(LogError::Corrupt(_))),
+        "a rolled-back log overwrote another history"
+    );
+}
+
+#[test]
 fn altered_entry_no_longer_matches_the_root() {
     let store = MemoryStore::new();
     let log = AuditLog::new(&store, "audit");

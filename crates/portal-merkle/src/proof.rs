@@ -10,8 +10,14 @@ pub trait NodeSource {
     fn node(&self, level: u32, index: u64) -> Result<Hash, ProofError>;
 }
 
-/// Computes the root of the leaves `start..end`, which must be non-empty.
+/// Computes the root of the leaves `start..end`; an empty range is an error.
 pub fn subtree_root(source: &impl NodeSource, start: u64, end: u64) -> Result<Hash, ProofError> {
+    if start >= end {
+        return Err(ProofError::InvalidSizes {
+            first: start,
+            second: end,
+        });
+    }
     let count = end - start;
     if count.is_power_of_two() && start.is_multiple_of(count) {
         let level = count.trailing_zeros();

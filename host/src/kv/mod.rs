@@ -121,6 +121,19 @@ impl StoreManager {
             })?;
             backends.insert(label.clone(), backend);
         }
+        // Redis keys carry no label prefix, so two labels on one database would share keys and
+        // one component could write another's store.
+        let mut redis_urls = std::collections::HashMap::new();
+        for (label, backend) in &backends {
+            if let KeyValueBackend::Redis { url } = backend
+                && let Some(other) = redis_urls.insert(url.as_str(), label)
+            {
+                anyhow::bail!(
+                    "key-value stores {other:?} and {label:?} use the same Redis database; give \
+                     each label its own database (redis://host/N) or server"
+                );
+            }
+        }
         Ok(Self {
             backends,
             open: Mutex::new(HashMap::new()),
@@ -154,5 +167,34 @@ impl StoreManager {
         };
         open.insert(label.to_owned(), store.clone());
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_labels_on_one_redis_database_are_rejected() {
+        let config = RuntimeConfig::parse(
+            "[key_value_store.audit]\ntype = \"redis\"\nurl = \"redis://127.0.0.1/0\"\n\
+             [key_value_store.auth]\ntype = \"redis\"\nurl = \"redis://127.0.0.1/0\"\n",
+            Path::new("/state"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let labels = ["audit".to_owned(), "auth".to_owned()];
+        let error = StoreManager::new(&labels, &config, Path::new("/state"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("same Redis database"), "{error}");
+
+        let separate = RuntimeConfig::parse(
+            "[key_value_store.audit]\ntype = \"redis\"\nurl = \"redis://127.0.0.1/0\"\n\
+             [key_value_store.auth]\ntype = \"redis\"\nurl = \"redis://127.0.0.1/1\"\n",
+            Path::new("/state"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(StoreManager::new(&labels, &separate, Path::new("/state")).is_ok());
     }
 }
