@@ -33,7 +33,7 @@ async fn handle(request: Request) -> impl IntoResponse {
     }
 }
 
-/// Reports the component and whether the linked sanitizer answers.
+/// Reports the component and the linked sanitizer's verdict on a probe file.
 fn health() -> portal_spin::Response {
     let report = sanitize::inspect("text/plain", b"health check");
     let verdict = match report.verdict {

@@ -2,7 +2,7 @@
 //! counters as decimal text through `INCRBY`).
 //!
 //! NOTE: keys carry no label prefix, as in Spin, so each store label needs its own Redis
-//! database or server; two labels on one database would see each other's keys.
+//! database or server. Start-up rejects two labels with the same Redis URL.
 
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
