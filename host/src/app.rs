@@ -342,7 +342,7 @@ impl App {
     /// Dispatches a chained request to `http://<component>.spin.internal/...`, private routes
     /// included.
     ///
-    /// As in Spin, the component sees a synthetic match: route `/...`, the whole path as
+    /// As in Spin, the component receives a synthetic match: route `/...`, the whole path as
     /// `spin-path-info`, and client address `0.0.0.0:0`, whatever its public routes are.
     pub async fn handle_internal(
         &self,
@@ -462,17 +462,19 @@ impl App {
                 if limit_hit.is_set() {
                     return Err(GuestFailure::BodyTooLarge(self.limits.max_request_body));
                 }
-                let (outcome, memory_hit) = task
-                    .await
-                    .map_err(|e| GuestFailure::Trap(anyhow::anyhow!("guest task failed: {e}")))?;
+                let (outcome, memory_hit) = task.await.map_err(|error| {
+                    tracing::error!(component = %component.id, %error, "guest task failed");
+                    GuestFailure::Trap
+                })?;
                 match outcome {
                     _ if memory_hit => Err(GuestFailure::OutOfMemory),
                     Err(error) if is_instance_limit(&error) => Err(GuestFailure::Busy),
                     Err(error) if is_deadline(&error) => Err(GuestFailure::Deadline),
-                    Err(error) => Err(GuestFailure::Trap(error)),
-                    Ok(()) => Err(GuestFailure::Trap(anyhow::anyhow!(
-                        "guest returned no response"
-                    ))),
+                    Err(_) => Err(GuestFailure::Trap),
+                    Ok(()) => {
+                        tracing::error!(component = %component.id, "guest returned no response");
+                        Err(GuestFailure::Trap)
+                    }
                 }
             }
         }
@@ -520,7 +522,7 @@ fn new_state(
                 SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
                     address.ip().is_unspecified() && address.port() == 0
                 }
-                // Components answer through the HTTP trigger only; they never listen.
+                // Components serve requests through the HTTP trigger only, so they never listen.
                 SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,
                 SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => {
                     allowed.allows_socket(address)
@@ -588,7 +590,7 @@ async fn run_service(
         .await?
 }
 
-/// Why a request produced no guest response.
+/// Reasons a request produced no guest response.
 enum GuestFailure {
     BodyTooLarge(u64),
     Busy,
@@ -596,7 +598,7 @@ enum GuestFailure {
     Deadline,
     OutOfMemory,
     ErrorCode(String),
-    Trap(anyhow::Error),
+    Trap,
 }
 
 impl GuestFailure {
@@ -610,8 +612,8 @@ impl GuestFailure {
                 tracing::debug!(component, error = %format!("{error:#}"), "rejected request");
                 problem::response(StatusCode::BAD_REQUEST, "the request could not be parsed")
             }
+            // The guest task has already logged the cause of Busy and Trap failures.
             GuestFailure::Busy => {
-                tracing::warn!(component, "all instance slots are in use; request rejected");
                 let mut response = problem::response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the server is at its limit of concurrent requests; retry shortly",
@@ -633,8 +635,7 @@ impl GuestFailure {
                 tracing::warn!(component, code, "guest returned an HTTP error code");
                 problem::response(StatusCode::BAD_GATEWAY, "the component could not answer")
             }
-            GuestFailure::Trap(error) => {
-                tracing::error!(component, error = %format!("{error:#}"), "guest trapped");
+            GuestFailure::Trap => {
                 problem::response(StatusCode::INTERNAL_SERVER_ERROR, "the component failed")
             }
         }
@@ -804,8 +805,8 @@ fn load_component(
     })
 }
 
-/// A linker with every interface the host offers; capabilities are decided per instance by
-/// the state, so a capability-free component can still be instantiated and is refused at use.
+/// Builds a linker with every interface the host offers. Capabilities are decided per instance
+/// by the state, so a capability-free component can still be instantiated and is denied at use.
 pub(crate) fn base_linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

@@ -26,7 +26,7 @@ where
     body.map_err(Into::into).boxed_unsync()
 }
 
-/// A complete body.
+/// Wraps complete bytes as a body.
 pub fn full(bytes: impl Into<Bytes>) -> HostBody {
     boxed(http_body_util::Full::new(bytes.into()))
 }
@@ -36,7 +36,7 @@ pub fn full(bytes: impl Into<Bytes>) -> HostBody {
 pub struct LimitFlag(Arc<AtomicBool>);
 
 impl LimitFlag {
-    /// Whether the limit was passed.
+    /// Returns whether the limit was passed.
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
@@ -90,7 +90,7 @@ impl Body for Limited {
     }
 }
 
-/// A body fed frame by frame from a channel, used to stream a guest's response while the
+/// Creates a body fed frame by frame from a channel, used to stream a guest's response while the
 /// guest keeps running.
 pub fn channel(receiver: mpsc::Receiver<Result<Frame<Bytes>, BodyError>>) -> HostBody {
     ChannelBody { receiver }.boxed_unsync()

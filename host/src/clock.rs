@@ -26,7 +26,7 @@ impl TestClock {
         Duration::from_millis(previous.saturating_add(added))
     }
 
-    /// The current offset from the system clock.
+    /// Returns the current offset from the system clock.
     pub fn offset(&self) -> Duration {
         Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
     }

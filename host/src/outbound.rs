@@ -1,8 +1,8 @@
 //! Outbound network policy: each component's `allowed_outbound_hosts`, deny by default.
 //!
-//! Entries use Spin's syntax, `scheme://host[:port]`, where the scheme may be `*`, the host may
-//! be `*` or start with `*.`, and the port may be `*`, a number or a range `lo..hi` (exclusive
-//! end) and defaults to the scheme's well-known port. Entries may contain `{{ variable }}`
+//! Entries use Spin's syntax, `scheme://host[:port]`. The scheme may be `*`, and the host may
+//! be `*` or start with `*.`. The port may be `*`, a number or a range `lo..hi` (exclusive end),
+//! and defaults to the scheme's well-known port. Entries may contain `{{ variable }}`
 //! templates, which are expanded at start-up.
 
 use std::net::{IpAddr, SocketAddr};
@@ -61,7 +61,7 @@ impl AllowedHosts {
         Ok(Self { rules })
     }
 
-    /// Whether a request to `scheme://host:port` is allowed.
+    /// Returns whether a request to `scheme://host:port` is allowed.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host = host
             .trim_start_matches('[')
@@ -76,7 +76,7 @@ impl AllowedHosts {
     /// names an IP address, `localhost`, or `*`, as Spin checks raw sockets under `tcp`.
     ///
     /// NOTE: entries that name a DNS host do not grant raw socket access, because the socket
-    /// check sees only the resolved address.
+    /// check receives only the resolved address.
     pub fn allows_socket(&self, address: SocketAddr) -> bool {
         let allowed = self.rules.iter().any(|rule| {
             if rule.scheme.as_deref().is_some_and(|scheme| scheme != "tcp") {

@@ -84,7 +84,7 @@ impl Router {
         self.routes.iter().find_map(|route| route.matches(&parts))
     }
 
-    /// Every component reachable from the public listener or by chaining.
+    /// Lists every component reachable from the public listener or by chaining.
     pub fn components(&self) -> impl Iterator<Item = &str> {
         self.routes
             .iter()
@@ -94,7 +94,7 @@ impl Router {
 }
 
 impl Route {
-    /// Whether two routes match exactly the same paths (`/a/:id` and `/a/:name`, `/a` and
+    /// Returns whether two routes match exactly the same paths (`/a/:id` and `/a/:name`, `/a` and
     /// `/a/`), so that one of them could never be reached.
     fn shadows(&self, other: &Route) -> bool {
         self.wildcard == other.wildcard

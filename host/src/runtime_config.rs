@@ -19,7 +19,7 @@ pub struct RuntimeConfig {
     pub variables_providers: Vec<VariablesProvider>,
 }
 
-/// Where one key-value store label keeps its data.
+/// Backend of one key-value store label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyValueBackend {
     /// A SQLite file. Relative paths resolve against the state directory.
@@ -170,7 +170,7 @@ impl RuntimeConfig {
     }
 }
 
-/// Describes a parse error by position and cause only: the runtime config holds secret values,
+/// Describes a parse error by position and cause only: the runtime config contains secret values,
 /// and both the source snippet and quoted values in the message could repeat them.
 fn redacted_parse_error(error: toml::de::Error) -> anyhow::Error {
     let mut message = String::new();

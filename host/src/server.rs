@@ -72,7 +72,7 @@ impl Server {
         })
     }
 
-    /// The bound address, useful with port 0.
+    /// Returns the bound address, which tells the port when listening on port 0.
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
     }
@@ -134,11 +134,22 @@ impl Server {
                 .keep_alive_timeout(HANDSHAKE_TIMEOUT);
             match &self.tls {
                 None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection.into_owned());
+                    let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
+                        // The automatic protocol detection reads the first bytes before hyper's
+                        // header timeout applies, so a client that sends nothing is dropped here.
+                        let mut first = [0u8; 1];
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await
+                        {
+                            Ok(Ok(read)) if read > 0 => {}
+                            _ => {
+                                tracing::debug!(%client, "connection sent no request in time");
+                                return;
+                            }
+                        }
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        if let Err(error) = watcher.watch(connection.into_owned()).await {
                             tracing::debug!(%error, "connection ended with an error");
                         }
                         drop(permit);
@@ -218,7 +229,7 @@ async fn serve_request(
     }
 
     // The authority becomes part of the guest's URI and `spin-full-url`, so it must be a plain
-    // host and port; anything else would let a client rewrite the URL the guest sees.
+    // host and port; anything else would let a client rewrite the URL the guest receives.
     if !is_plain_authority(&authority) {
         return problem::response(
             StatusCode::BAD_REQUEST,
@@ -243,7 +254,7 @@ async fn serve_request(
     response
 }
 
-/// Whether `authority` is `host` or `host:port` with no user information, path or query.
+/// Returns whether `authority` is `host` or `host:port` with no user information, path or query.
 fn is_plain_authority(authority: &str) -> bool {
     !authority.is_empty()
         && authority

@@ -115,7 +115,7 @@ impl Resolved {
 }
 
 impl Resolved {
-    /// Whether a template refers to a variable declared secret.
+    /// Returns whether a template refers to a variable declared secret.
     pub fn template_is_secret(&self, template: &str) -> bool {
         template_references(template)
             .unwrap_or_default()
@@ -169,7 +169,7 @@ fn expand(
     Ok(out)
 }
 
-/// Whether `name` is a valid Spin variable name: lower snake case starting with a letter.
+/// Returns whether `name` is a valid Spin variable name: lower snake case starting with a letter.
 pub fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::{Host, Options, client, probe_options};
 
-/// Starts a loopback HTTP server that answers every request with `echo`, and returns its port.
+/// Starts a loopback HTTP server that responds to every request with `echo`, and returns its port.
 fn start_echo_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
@@ -634,6 +634,29 @@ command = "exit 3"
     assert!(
         stderr.contains("build of component \"two\" failed"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn silent_connection_is_closed_after_header_timeout() {
+    let host = Host::start(probe_options());
+    let mut silent = std::net::TcpStream::connect(host.address).unwrap_or_else(|e| panic!("{e}"));
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 256];
+    // The host closes the connection (read returns 0) or answers 408; it must not hang.
+    let read = silent.read(&mut buffer).unwrap_or(0);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(25),
+        "connection held for {elapsed:?}"
+    );
+    assert!(
+        read == 0 || String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&buffer[..read])
     );
 }
 

@@ -242,7 +242,7 @@ async fn append_across(hosts: &[&Host], count: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn audit_log_on_redis_never_forks_across_two_hosts() {
+async fn audit_log_on_redis_never_forks() {
     let redis = Redis::start();
     let (options, _dir) = options_for(
         "log-probe.toml",
@@ -257,7 +257,7 @@ async fn audit_log_on_redis_never_forks_across_two_hosts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn audit_log_on_shared_sqlite_never_forks_across_two_hosts() {
+async fn audit_log_on_shared_sqlite_never_forks() {
     let shared = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (options, _dir) = options_for(
         "log-probe.toml",

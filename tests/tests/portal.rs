@@ -1,4 +1,4 @@
-//! The portal's manifest loads under the host, and every component answers on its prefix.
+//! The portal's manifest loads under the host, and every component responds on its prefix.
 
 use portal_e2e::Portal;
 

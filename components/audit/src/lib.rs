@@ -1,6 +1,6 @@
 //! The audit component: the only writer of the tamper-evident audit log.
 //!
-//! One build serves two manifest entries, told apart by the component variable `audit_role`,
+//! One build serves two manifest entries, distinguished by the component variable `audit_role`,
 //! which no client can set:
 //!
 //! - `ingest`: the private component (`route = { private = true }`) that other components

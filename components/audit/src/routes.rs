@@ -115,7 +115,7 @@ async fn ingest(request: Request) -> Response {
 
 /// Signs the current tree head as a C2SP checkpoint.
 ///
-/// TODO: sign only heads consistent with the last published checkpoint; until checkpoints go
+/// TODO: sign only heads consistent with the last published checkpoint. Until checkpoints go
 /// to a write-once archive, a store writer could rewrite history and have it signed.
 async fn checkpoint() -> Response {
     let signer = match checkpoint_signer().await {

@@ -18,7 +18,7 @@ const ED25519_TYPE: u8 = 0x01;
 /// The em dash and space that start a signature line.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
-/// Largest note accepted for verification. C2SP signed-note asks verifiers to accept at least
+/// Largest note accepted for verification. C2SP signed-note requires verifiers to accept at least
 /// 16 signatures; 16 post-quantum signatures of about 5 kB each fit with room to spare.
 const MAX_NOTE_BYTES: usize = 128 * 1024;
 

@@ -8,7 +8,7 @@
 //!
 //! NOTE: only entries up to the checkpoint's size are covered. An old checkpoint paired with a
 //! truncated export verifies, so the verifier must obtain the checkpoint independently (from a
-//! witness or the write-once archive), not from whoever hands over the export.
+//! witness or the write-once archive), not from the party that hands over the export.
 
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
@@ -129,7 +129,7 @@ pub fn verify_export(
         };
         let index = parsed.index;
 
-        // Order is judged against the previous line; every line's proof is still checked at
+        // Order is judged against the previous line. Every line's proof is still checked at
         // the index it claims, so a moved entry that was also altered is reported as altered.
         let in_order = match previous {
             None => index == 0,

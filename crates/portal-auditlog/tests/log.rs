@@ -59,6 +59,35 @@ impl LogStore for Interleaving {
     }
 }
 
+/// A store whose compare-and-swap writes but then reports a failure, like a lost reply.
+#[derive(Default)]
+struct LostReply {
+    inner: MemoryStore,
+}
+
+impl LogStore for LostReply {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreFailure> {
+        self.inner.get(key).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreFailure> {
+        self.inner.set(key, value).await
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, StoreFailure> {
+        let written = self.inner.compare_and_swap(key, expected, new).await?;
+        if written && key.ends_with("/head") {
+            return Err(StoreFailure("connection reset".into()));
+        }
+        Ok(written)
+    }
+}
+
 /// A store whose compare-and-swap always loses.
 #[derive(Default)]
 struct AlwaysConflicting {
@@ -269,6 +298,17 @@ fn entry_sizes_are_bounded() {
         Err(LogError::EntrySize { .. })
     ));
     assert_eq!(unwrap(block_on(log.tree_head())).size, 0);
+}
+
+#[test]
+fn lost_swap_reply_is_not_repeated() {
+    let store = LostReply::default();
+    let log = AuditLog::new(&store, "audit");
+    let first = unwrap(block_on(log.append(&entry(0))));
+    let second = unwrap(block_on(log.append(&entry(1))));
+    assert_eq!(first.index, 0);
+    assert_eq!(second.index, 1);
+    assert_eq!(unwrap(block_on(log.tree_head())).size, 2);
 }
 
 #[test]

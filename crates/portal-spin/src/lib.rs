@@ -20,7 +20,7 @@ pub struct ComponentInfo {
     pub version: &'static str,
 }
 
-/// Answers `GET <prefix>/health` with the component's name and version.
+/// Returns the response of `GET <prefix>/health`: the component's name and version.
 pub fn health(info: ComponentInfo) -> Response {
     json(
         http::StatusCode::OK,
@@ -38,7 +38,7 @@ pub fn json(status: http::StatusCode, value: &impl serde::Serialize) -> Response
     with_body(status, "application/json", body)
 }
 
-/// An RFC 9457 problem response for a path no route of this component handles.
+/// Returns an RFC 9457 problem response for a path no route of this component handles.
 pub fn not_found() -> Response {
     let body = serde_json::json!({
         "type": "about:blank",

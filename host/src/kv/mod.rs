@@ -54,7 +54,7 @@ pub trait Store: Send + Sync {
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Removes `key`; absent keys are not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Whether `key` exists.
+    /// Returns whether `key` exists.
     async fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Lists every key.
     async fn keys(&self) -> Result<Vec<String>, StoreError>;

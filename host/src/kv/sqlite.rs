@@ -194,7 +194,7 @@ fn write(conn: &Connection, label: &str, key: &str, value: &[u8]) -> Result<(), 
     Ok(())
 }
 
-/// Creates `dir` (and its parents) readable only by the owner, since it holds the stores.
+/// Creates `dir` (and its parents) readable only by the owner, because it contains the stores.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.as_os_str().is_empty() || dir.exists() {
         return Ok(());

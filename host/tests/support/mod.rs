@@ -131,7 +131,7 @@ impl Host {
         format!("http://{}{path}", self.address)
     }
 
-    /// What the host has logged so far.
+    /// Returns what the host has logged so far.
     pub fn log(&self) -> String {
         read_log(&self.log)
     }
@@ -179,7 +179,7 @@ fn read_log(path: &Path) -> String {
     text
 }
 
-/// A blocking HTTP client for tests, with no connection reuse surprises.
+/// Builds the HTTP client the tests use, with a 60-second timeout.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))

@@ -32,7 +32,7 @@ fn query(request: &Request, name: &str) -> String {
         .to_owned()
 }
 
-/// Answers the request and names the matched route in `x-probe-route`, so tests can tell which
+/// Handles the request and names the matched route in `x-probe-route`, so tests can tell which
 /// component instance served it.
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
@@ -209,7 +209,7 @@ async fn outbound(url: &str) -> Response {
     }
 }
 
-/// Sends this request's body as a POST to `url` and reports the answer.
+/// Sends this request's body as a POST to `url` and returns the response status and body.
 async fn forward_post(url: &str, request: Request) -> Response {
     let body = match request.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
