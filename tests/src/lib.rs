@@ -8,6 +8,8 @@ use portal_host::app::{App, Limits, LoadOptions};
 use portal_host::server::Server;
 use tokio::sync::oneshot;
 
+pub mod client;
+
 /// The portal served on a loopback port until dropped.
 pub struct Portal {
     /// Bound address.
@@ -25,14 +27,35 @@ pub fn repository_root() -> PathBuf {
 impl Portal {
     /// Loads `spin.toml` and `runtime-config.toml` from the repository and serves them.
     pub async fn start() -> anyhow::Result<Portal> {
+        Self::start_with(&[], false).await
+    }
+
+    /// Like [`Portal::start`], with `overrides` (variable name and value) taking precedence
+    /// over the repository's runtime config, and the host's test clock enabled if asked.
+    pub async fn start_with(
+        overrides: &[(&str, &str)],
+        test_clock: bool,
+    ) -> anyhow::Result<Portal> {
         let root = repository_root();
         let state_dir = tempfile::tempdir()?;
+        let mut runtime_config = String::new();
+        if !overrides.is_empty() {
+            runtime_config.push_str(
+                "[[variables_provider]]\ntype = \"static\"\n[variables_provider.values]\n",
+            );
+            for (name, value) in overrides {
+                runtime_config.push_str(&format!("{name} = {value:?}\n"));
+            }
+        }
+        runtime_config.push_str(&std::fs::read_to_string(root.join("runtime-config.toml"))?);
+        let runtime_config_path = state_dir.path().join("runtime-config.toml");
+        std::fs::write(&runtime_config_path, runtime_config)?;
         let options = LoadOptions {
             manifest: root.join("spin.toml"),
-            runtime_config: Some(root.join("runtime-config.toml")),
+            runtime_config: Some(runtime_config_path),
             state_dir: state_dir.path().to_path_buf(),
             limits: Limits::default(),
-            danger_test_clock: false,
+            danger_test_clock: test_clock,
         };
         let app: Arc<App> = App::load(&options).await?;
         let server = Server::bind(app, ([127, 0, 0, 1], 0).into(), None).await?;

@@ -1,24 +1,104 @@
-//! The auth component: proves who a user is and issues the tokens every other component checks.
+//! The auth component: proves who a user is and issues the tokens every other component
+//! checks.
+//!
+//! One build runs in two roles, chosen by the `auth_role` variable:
+//! - `public`, under `/auth/...`: accounts, sign-in, second factors, sessions, care teams;
+//! - `session`, on a private route: other components ask it whether a session is live and
+//!   what its user may do now.
+//!
+//! Every sign-in binds the session to the client's DPoP key (RFC 9449), and every route that
+//! acts for a user checks the access token, its proof and the session record.
+
+mod account;
+mod admin;
+mod config;
+mod context;
+mod factors;
+mod login;
+mod model;
+mod session;
 
 use portal_spin::ComponentInfo;
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
+
+use crate::context::Context;
 
 const INFO: ComponentInfo = ComponentInfo {
     name: "auth",
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Routes a request under the component's prefix by its `spin-path-info`.
+/// Routes a request by role and `spin-path-info`.
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    let path = request
-        .headers()
-        .get("spin-path-info")
-        .and_then(|value| value.to_str().ok())
+    let path = portal_spin::edge::path(&request);
+    let role = spin_sdk::variables::get("auth_role")
+        .await
         .unwrap_or_default();
-    match (request.method(), path) {
-        (&Method::GET, "/health") => portal_spin::health(INFO),
+    match role.as_str() {
+        "session" => session_role(request, &path).await,
+        "public" => public_role(request, &path).await,
+        _ => {
+            eprintln!("variable auth_role must be public or session");
+            portal_spin::not_found()
+        }
+    }
+}
+
+async fn session_role(request: Request, path: &str) -> portal_spin::Response {
+    match (request.method(), path.strip_prefix("/session/")) {
+        (&Method::GET, Some(session)) => session::introspect(session).await,
         _ => portal_spin::not_found(),
     }
+}
+
+async fn public_role(request: Request, path: &str) -> portal_spin::Response {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
+    if (&method, path) == (&Method::GET, "/health") {
+        return portal_spin::health(INFO);
+    }
+    if (&method, path) == (&Method::GET, "/jwks") {
+        return session::jwks().await;
+    }
+    let context = match Context::load(&request).await {
+        Ok(context) => context,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    let result = match (&method, segments.as_slice()) {
+        (&Method::POST, ["bootstrap"]) => account::bootstrap(&context, request).await,
+        (&Method::POST, ["register"]) => account::register(&context, request).await,
+        (&Method::POST, ["invitations", "accept"]) => {
+            account::accept_invitation(&context, request).await
+        }
+        (&Method::POST, ["login"]) => login::login(&context, request).await,
+        (&Method::POST, ["token"]) => session::refresh(&context, request).await,
+        (&Method::POST, ["logout"]) => session::logout(&context, request).await,
+        (&Method::GET, ["me"]) => account::me(&context, request).await,
+        (&Method::GET, ["sessions"]) => session::list(&context, request).await,
+        (&Method::DELETE, ["sessions", id]) => session::end(&context, request, id).await,
+        (&Method::POST, ["password"]) => account::change_password(&context, request).await,
+        (&Method::POST, ["totp", "enrol"]) => factors::enrol_totp(&context, request).await,
+        (&Method::POST, ["totp", "confirm"]) => factors::confirm_totp(&context, request).await,
+        (&Method::POST, ["step-up"]) => factors::step_up(&context, request).await,
+        (&Method::POST, ["invitations"]) => admin::invite(&context, request).await,
+        (&Method::GET, ["users"]) => admin::find_user(&context, request).await,
+        (&Method::POST, ["users", id, "disable"]) => {
+            admin::set_status(&context, request, id, false).await
+        }
+        (&Method::POST, ["users", id, "enable"]) => {
+            admin::set_status(&context, request, id, true).await
+        }
+        (&Method::POST, ["care-teams"]) => admin::create_team(&context, request).await,
+        (&Method::GET, ["care-teams", id]) => admin::get_team(&context, request, id).await,
+        (&Method::PUT, ["care-teams", id, "members", user]) => {
+            admin::add_member(&context, request, id, user).await
+        }
+        (&Method::DELETE, ["care-teams", id, "members", user]) => {
+            admin::remove_member(&context, request, id, user).await
+        }
+        _ => return portal_spin::not_found(),
+    };
+    result.unwrap_or_else(|problem| portal_spin::problem(&problem))
 }

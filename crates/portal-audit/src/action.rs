@@ -155,6 +155,18 @@ audit_actions! {
     /// A step-up authentication.
     StepUp = "auth.step_up", USER_AUTHENTICATION, LOGIN, "E",
         patient: false, entities: [Session];
+    /// An access token renewed with a refresh token.
+    TokenRefreshed = "auth.token_refreshed", USER_AUTHENTICATION, LOGIN, "E",
+        patient: false, entities: [Session];
+    /// A rotated refresh token used again: the session is revoked.
+    RefreshReuseDetected = "auth.refresh_reuse_detected", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "E",
+        patient: false, entities: [Session];
+    /// Sign-in attempts for an account throttled or locked.
+    SignInThrottled = "auth.sign_in_throttled", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "E",
+        patient: false, entities: [User];
+    /// A recovery code used in place of a second factor.
+    RecoveryCodeUsed = "auth.recovery_code_used", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "E",
+        patient: false, entities: [User];
     /// A session revoked by the user or an admin.
     SessionRevoked = "auth.session_revoked", SECURITY_ALERT, USER_SECURITY_ATTRIBUTES_CHANGED, "U",
         patient: false, entities: [Session];

@@ -3,7 +3,12 @@
 //! This crate depends on `spin-sdk` and so builds only for `wasm32-wasip2`; the security logic
 //! lives in crates that build natively too.
 
+pub mod access;
+pub mod audit;
+pub mod crypto;
+pub mod edge;
 pub mod kv;
+pub mod notify;
 
 use bytes::Bytes;
 use spin_sdk::http::FullBody;
@@ -57,6 +62,40 @@ pub fn not_found() -> Response {
 pub fn problem(problem: &portal_problem::Problem) -> Response {
     let (parts, body) = problem.to_response().into_parts();
     http::Response::from_parts(parts, FullBody::new(Bytes::from(body)))
+}
+
+/// Returns the current Unix time in seconds, from the host's clock.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Returns the current Unix time in milliseconds, from the host's clock.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// Serializes `value` as a JSON response marked `Cache-Control: no-store`, for responses that
+/// carry credentials or personal data.
+pub fn json_no_store(status: http::StatusCode, value: &impl serde::Serialize) -> Response {
+    let mut response = json(status, value);
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// An empty response with `status`.
+pub fn empty(status: http::StatusCode) -> Response {
+    let mut response = http::Response::new(FullBody::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {

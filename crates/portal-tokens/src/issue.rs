@@ -34,6 +34,17 @@ impl TokenIssuer {
     /// Issues an access token valid for [`crate::ACCESS_TOKEN_LIFETIME_SECS`] from `now`
     /// (Unix seconds), bound to the DPoP key in `grant.dpop_jkt`.
     pub fn issue_access(&self, grant: &AccessGrant, now: i64) -> Result<String, TokenError> {
+        self.issue_access_for(grant, now, crate::ACCESS_TOKEN_LIFETIME_SECS)
+    }
+
+    /// Issues an access token valid for `lifetime_secs`, capped at
+    /// [`crate::ACCESS_TOKEN_LIFETIME_SECS`].
+    pub fn issue_access_for(
+        &self,
+        grant: &AccessGrant,
+        now: i64,
+        lifetime_secs: u64,
+    ) -> Result<String, TokenError> {
         let custom = AccessClaimsWire {
             role: Some(grant.role),
             sid: Some(grant.session.clone()),
@@ -51,6 +62,7 @@ impl TokenIssuer {
             ACCESS_AUDIENCE,
             custom,
             now,
+            lifetime_secs,
         )
     }
 
@@ -69,6 +81,7 @@ impl TokenIssuer {
             &audience,
             NoCustomClaims {},
             now,
+            TokenPurpose::Service.max_lifetime_secs(),
         )
     }
 
@@ -90,6 +103,7 @@ impl TokenIssuer {
             DOWNLOAD_AUDIENCE,
             custom,
             now,
+            TokenPurpose::DownloadLink.max_lifetime_secs(),
         )
     }
 
@@ -100,10 +114,12 @@ impl TokenIssuer {
         audience: &str,
         custom: C,
         now: i64,
+        lifetime_secs: u64,
     ) -> Result<String, TokenError> {
         let now = u64::try_from(now).map_err(|_| TokenError::IssueFailed)?;
         let issued_at = Duration::from_secs(now);
-        let expires_at = Duration::from_secs(now + purpose.max_lifetime_secs());
+        let lifetime = lifetime_secs.clamp(1, purpose.max_lifetime_secs());
+        let expires_at = Duration::from_secs(now + lifetime);
 
         let claims = JWTClaims {
             issued_at: Some(issued_at),

@@ -1,0 +1,404 @@
+//! Accounts: the first admin, patient self-registration, staff invitations, the caller's
+//! own account, and password changes.
+
+use portal_audit::{AuditAction, AuditActor, EntityType, Outcome};
+use portal_auth::password::{self, PasswordHasher, PasswordRejection, Verification};
+use portal_auth::secret::{self, Purpose};
+use portal_crypto::FieldKind;
+use portal_policy::{Role, UserId};
+use portal_problem::{Problem, ProblemKind};
+use portal_spin::Response;
+use portal_spin::kv::Update;
+use serde::Deserialize;
+use spin_sdk::http::{Request, StatusCode};
+
+use crate::context::{Context, encode};
+use crate::model::{self, AccountStatus, EndReason, Invitation, PASSWORD_HISTORY, User};
+use crate::session;
+
+/// Maps a password rule failure to a problem naming `field`.
+pub fn password_problem(rejection: PasswordRejection, field: &'static str) -> Problem {
+    let problem = Problem::invalid_field(field);
+    match rejection {
+        PasswordRejection::TooShort { min } => problem
+            .with_detail("the password is too short; use a longer passphrase")
+            .with_limit(min as u64),
+        PasswordRejection::TooLong { max } => problem
+            .with_detail("the password is too long")
+            .with_limit(max as u64),
+        PasswordRejection::Common => {
+            problem.with_detail("the password is too common; choose one that is hard to guess")
+        }
+        PasswordRejection::ContainsIdentifier => {
+            problem.with_detail("the password must not contain your email address")
+        }
+        PasswordRejection::Reused => {
+            problem.with_detail("the password was used recently; choose a new one")
+        }
+    }
+}
+
+fn hasher(context: &Context) -> Result<PasswordHasher, Problem> {
+    PasswordHasher::new(context.settings.hash_params)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))
+}
+
+fn invalid_email() -> Problem {
+    Problem::invalid_field("email").with_detail("enter an email address such as name@example.org")
+}
+
+/// Creates an account. Returns `None` if the email address already has one.
+///
+/// The user record is written first and the email index claimed second, with insert-if-
+/// absent; if the claim loses, the record is deleted, so two parallel registrations of one
+/// address leave exactly one account.
+async fn create_user(
+    context: &Context,
+    role: Role,
+    email: &str,
+    password_hash: String,
+) -> Result<Option<User>, Problem> {
+    let id = secret::new_id(16)
+        .ok()
+        .and_then(|id| UserId::new(id).ok())
+        .ok_or_else(|| Problem::new(ProblemKind::ServiceUnavailable))?;
+    let protected = context
+        .sealer
+        .protect(&context.store, "user", id.as_str(), FieldKind::Email, email)
+        .map_err(|_| invalid_email())?;
+    let email_index = protected.index.to_base64url();
+    let user = User {
+        id: id.clone(),
+        role,
+        status: AccountStatus::Active,
+        email: encode(&protected.ciphertext),
+        email_index: email_index.clone(),
+        phone: None,
+        password_hash,
+        password_history: Vec::new(),
+        totp: None,
+        totp_pending: None,
+        recovery_codes: Vec::new(),
+        known_devices: Vec::new(),
+        created_at: context.now,
+    };
+    context.store.set(&model::user_key(&id), &user)?;
+    if !context
+        .store
+        .insert_new(&model::email_key(&email_index), &id)?
+    {
+        context.store.delete(&model::user_key(&id))?;
+        return Ok(None);
+    }
+    Ok(Some(user))
+}
+
+#[derive(Deserialize)]
+struct BootstrapBody {
+    bootstrap_secret: String,
+    email: String,
+    password: String,
+}
+
+/// `POST /auth/bootstrap`: creates the first admin with the one-time secret from the
+/// `bootstrap_secret` variable. Works once; an empty or unset variable turns it off.
+pub async fn bootstrap(context: &Context, request: Request) -> Result<Response, Problem> {
+    let body: BootstrapBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["bootstrap_secret", "email", "password"],
+    )
+    .await?;
+    let refused = || {
+        Problem::new(ProblemKind::Forbidden)
+            .with_detail("bootstrap is not available; ask an administrator for an invitation")
+    };
+    let configured = spin_sdk::variables::get("bootstrap_secret")
+        .await
+        .unwrap_or_default();
+    let configured = zeroize::Zeroizing::new(configured);
+    // Comparing hashes keeps the comparison's time independent of where the strings differ.
+    if configured.len() < 16
+        || !secret::matches(
+            Purpose::Bootstrap,
+            &body.bootstrap_secret,
+            &secret::hash(Purpose::Bootstrap, &configured),
+        )
+    {
+        return Err(refused());
+    }
+    password::check_new_password(&body.password, false, &[&body.email])
+        .map_err(|rejection| password_problem(rejection, "password"))?;
+    context
+        .sealer
+        .index(FieldKind::Email, &body.email)
+        .map_err(|_| invalid_email())?;
+    let hash = hasher(context)?
+        .hash(&body.password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    if !context
+        .store
+        .insert_new(model::BOOTSTRAP_USED_KEY, &context.now)?
+    {
+        return Err(refused());
+    }
+    let user = create_user(context, Role::Admin, &body.email, hash)
+        .await?
+        .ok_or_else(|| Problem::new(ProblemKind::Conflict).with_field("email"))?;
+    context
+        .audit(
+            AuditActor::Anonymous,
+            AuditAction::AccountChanged,
+            (EntityType::User, user.id.as_str()),
+            Outcome::Success,
+            Some("bootstrap_admin"),
+        )
+        .await?;
+    Ok(portal_spin::json_no_store(
+        StatusCode::CREATED,
+        &serde_json::json!({ "user_id": user.id, "role": user.role }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: String,
+}
+
+/// `POST /auth/register`: a patient creates an account.
+///
+/// The answer is 202 whether or not the address already had an account, so registration
+/// does not reveal who has one; the existing owner is notified instead.
+pub async fn register(context: &Context, request: Request) -> Result<Response, Problem> {
+    let body: RegisterBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["email", "password"],
+    )
+    .await?;
+    context
+        .sealer
+        .index(FieldKind::Email, &body.email)
+        .map_err(|_| invalid_email())?;
+    password::check_new_password(&body.password, false, &[&body.email])
+        .map_err(|rejection| password_problem(rejection, "password"))?;
+    let hash = hasher(context)?
+        .hash(&body.password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    match create_user(context, Role::Patient, &body.email, hash).await? {
+        Some(user) => {
+            context
+                .audit(
+                    Context::actor(&user),
+                    AuditAction::AccountChanged,
+                    (EntityType::User, user.id.as_str()),
+                    Outcome::Success,
+                    Some("self_registration"),
+                )
+                .await?;
+        }
+        None => {
+            portal_spin::notify::send(
+                &body.email,
+                "Someone tried to register a portal account with your email address. You already have one; sign in or reset your password.",
+            )
+            .await;
+        }
+    }
+    Ok(portal_spin::json_no_store(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "status": "registered if the address was new; sign in to continue" }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AcceptBody {
+    invitation: String,
+    password: String,
+}
+
+/// `POST /auth/invitations/accept`: creates a staff account from a single-use invitation.
+pub async fn accept_invitation(context: &Context, request: Request) -> Result<Response, Problem> {
+    let body: AcceptBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["invitation", "password"],
+    )
+    .await?;
+    let invalid = || {
+        Problem::invalid_field("invitation")
+            .with_detail("the invitation is not valid, has expired or was already used")
+    };
+    let key = model::invitation_key(&secret::hash(Purpose::Invitation, &body.invitation));
+    let invitation: Invitation = context.store.get(&key, "invitation")?.ok_or_else(invalid)?;
+    if invitation.accepted_at.is_some() || context.now >= invitation.expires_at {
+        return Err(invalid());
+    }
+    let email = context.sealer.reveal(
+        "invitation",
+        &invitation.email_index,
+        FieldKind::Email,
+        &crate::context::decode(&invitation.email)?,
+    )?;
+    // Staff must enrol a second factor, but have none yet, so the single-factor length applies.
+    password::check_new_password(&body.password, false, &[&email])
+        .map_err(|rejection| password_problem(rejection, "password"))?;
+    let hash = hasher(context)?
+        .hash(&body.password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    // Claim the invitation first, so it cannot be used twice in parallel.
+    let now = context.now;
+    context.store.update(
+        &key,
+        "invitation",
+        |current: Option<Invitation>| match current {
+            Some(mut current) if current.accepted_at.is_none() && now < current.expires_at => {
+                current.accepted_at = Some(now);
+                Ok((Update::Set(current), ()))
+            }
+            _ => Err(invalid()),
+        },
+    )??;
+    let user = create_user(context, invitation.role, &email, hash)
+        .await?
+        .ok_or_else(|| {
+            Problem::new(ProblemKind::Conflict)
+                .with_field("invitation")
+                .with_detail("an account with this email address exists")
+        })?;
+    context
+        .audit(
+            AuditActor::User {
+                id: invitation.invited_by.clone(),
+                role: Role::Admin,
+            },
+            AuditAction::AccountChanged,
+            (EntityType::User, user.id.as_str()),
+            Outcome::Success,
+            Some("invitation_accepted"),
+        )
+        .await?;
+    Ok(portal_spin::json_no_store(
+        StatusCode::CREATED,
+        &serde_json::json!({ "user_id": user.id, "role": user.role }),
+    ))
+}
+
+/// `GET /auth/me`: the caller's account.
+pub async fn me(context: &Context, request: Request) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, true).await?;
+    let teams = session::current_teams(&context.store, &caller.user.id)?;
+    Ok(portal_spin::json_no_store(
+        StatusCode::OK,
+        &serde_json::json!({
+            "user_id": caller.user.id,
+            "role": caller.user.role,
+            "second_factor_enrolled": caller.user.has_second_factor(),
+            "recovery_codes_left": caller.user.recovery_codes.len(),
+            "care_teams": teams,
+            "session_id": caller.session.id,
+            "auth_time": caller.session.auth_time,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /auth/password`: changes the password.
+///
+/// Needs the current password and, for accounts with a second factor, a recent one (step-up).
+/// The last five passwords are refused. Every other session of the account ends, and the
+/// user is notified.
+pub async fn change_password(context: &Context, request: Request) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, false).await?;
+    if caller.user.has_second_factor() {
+        context.require_recent_second_factor(&caller)?;
+    }
+    let body: PasswordBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["current_password", "new_password"],
+    )
+    .await?;
+    let hasher = hasher(context)?;
+    let wrong = || {
+        Problem::invalid_field("current_password")
+            .with_detail("the current password is not correct")
+    };
+    if hasher
+        .verify(&body.current_password, &caller.user.password_hash)
+        .map_err(|_| Problem::new(ProblemKind::Internal))?
+        == Verification::Mismatch
+    {
+        return Err(wrong());
+    }
+    let email = context.email_of(&caller.user)?;
+    password::check_new_password(
+        &body.new_password,
+        caller.user.has_second_factor(),
+        &[&email],
+    )
+    .map_err(|rejection| password_problem(rejection, "new_password"))?;
+    let recent =
+        std::iter::once(&caller.user.password_hash).chain(caller.user.password_history.iter());
+    for old in recent {
+        if hasher
+            .verify(&body.new_password, old)
+            .map_err(|_| Problem::new(ProblemKind::Internal))?
+            != Verification::Mismatch
+        {
+            return Err(password_problem(PasswordRejection::Reused, "new_password"));
+        }
+    }
+    let new_hash = hasher
+        .hash(&body.new_password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    // Privileged change: recorded before it is made.
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::PasswordChanged,
+            (EntityType::User, caller.user.id.as_str()),
+            Outcome::Success,
+            None,
+        )
+        .await?;
+    let verified_hash = caller.user.password_hash.clone();
+    context.store.update(
+        &model::user_key(&caller.user.id),
+        "user",
+        |current: Option<User>| match current {
+            Some(mut current) if current.password_hash == verified_hash => {
+                let old = std::mem::replace(&mut current.password_hash, new_hash.clone());
+                current.password_history.insert(0, old);
+                current.password_history.truncate(PASSWORD_HISTORY);
+                Ok((Update::Set(current), ()))
+            }
+            _ => Err(Problem::new(ProblemKind::Conflict)
+                .with_detail("the password changed during this request; try again")),
+        },
+    )??;
+    // The lockout counters are keyed by email, and a new password clears a lock.
+    context
+        .store
+        .delete(&format!("fail:{}", caller.user.email_index))?;
+    context
+        .store
+        .delete(&format!("gate:{}", caller.user.email_index))?;
+    session::end_all(
+        &context.store,
+        &caller.user.id,
+        Some(&caller.session.id),
+        context.now,
+        EndReason::PasswordChanged,
+    )?;
+    context
+        .notify(&caller.user, "The password of your portal account was changed. If this was not you, contact the practice.")
+        .await;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}

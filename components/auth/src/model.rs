@@ -1,0 +1,263 @@
+//! Records in the auth component's key-value store and their keys.
+//!
+//! Every record is JSON. Records that several requests may change at once (users, sessions,
+//! care teams, indexes) are only changed with compare-and-swap through `Store::update`.
+
+use portal_policy::{CareTeamId, Role, SessionId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Label of the component's store.
+pub const STORE: &str = "auth";
+
+/// Key of a user record.
+pub fn user_key(user: &UserId) -> String {
+    format!("user:{}", user.as_str())
+}
+
+/// Key mapping an email's blind index to its user.
+pub fn email_key(index: &str) -> String {
+    format!("email:{index}")
+}
+
+/// Key of a session record.
+pub fn session_key(session: &SessionId) -> String {
+    format!("session:{}", session.as_str())
+}
+
+/// Key mapping a refresh token's hash to its session and generation.
+pub fn refresh_key(hash: &str) -> String {
+    format!("refresh:{hash}")
+}
+
+/// Key of the list of a user's sessions.
+pub fn user_sessions_key(user: &UserId) -> String {
+    format!("user-sessions:{}", user.as_str())
+}
+
+/// Key of an invitation, by the hash of its token.
+pub fn invitation_key(hash: &str) -> String {
+    format!("invitation:{hash}")
+}
+
+/// Key of a care team.
+pub fn care_team_key(team: &CareTeamId) -> String {
+    format!("care-team:{}", team.as_str())
+}
+
+/// Key of the list of a user's care teams, a hint checked against the team records.
+pub fn user_teams_key(user: &UserId) -> String {
+    format!("user-teams:{}", user.as_str())
+}
+
+/// Key that marks the bootstrap secret as used.
+pub const BOOTSTRAP_USED_KEY: &str = "bootstrap:used";
+
+/// Account state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// May sign in.
+    Active,
+    /// Disabled by an admin; every session ended.
+    Disabled,
+}
+
+/// A confirmed or pending TOTP secret, encrypted.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TotpFactor {
+    /// Envelope of the secret bytes, base64.
+    pub secret: String,
+    /// The last step accepted, so each code works once.
+    #[serde(default)]
+    pub last_step: Option<i64>,
+}
+
+/// A user account.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct User {
+    /// Random id.
+    pub id: UserId,
+    /// Role.
+    pub role: Role,
+    /// Status.
+    pub status: AccountStatus,
+    /// Envelope of the normalized email, base64.
+    pub email: String,
+    /// Blind index of the email, base64url.
+    pub email_index: String,
+    /// Envelope of the notification phone number, base64, if one is set.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// PHC string of the current password.
+    pub password_hash: String,
+    /// PHC strings of earlier passwords, newest first.
+    #[serde(default)]
+    pub password_history: Vec<String>,
+    /// The confirmed TOTP factor.
+    #[serde(default)]
+    pub totp: Option<TotpFactor>,
+    /// A TOTP secret waiting for its first code.
+    #[serde(default)]
+    pub totp_pending: Option<TotpFactor>,
+    /// Hashes of unused recovery codes.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+    /// Thumbprints of device keys and client addresses seen at sign-in, most recent first.
+    #[serde(default)]
+    pub known_devices: Vec<String>,
+    /// Creation time, Unix seconds.
+    pub created_at: i64,
+}
+
+impl core::fmt::Debug for User {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Credentials and contact details stay out of logs.
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    /// Whether the account has a confirmed second factor.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp.is_some()
+    }
+}
+
+/// Roles that must use a second factor.
+pub fn role_requires_mfa(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Clinician | Role::Admin | Role::ComplianceOfficer
+    )
+}
+
+/// Most devices remembered per account.
+pub const MAX_KNOWN_DEVICES: usize = 20;
+/// Earlier passwords kept to refuse reuse; with the current one, the last five are refused.
+pub const PASSWORD_HISTORY: usize = 4;
+
+/// A session: one sign-in on one device, bound to the device's DPoP key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Random id.
+    pub id: SessionId,
+    /// The user.
+    pub user: UserId,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last use (refresh or request), for the idle timeout.
+    pub last_seen_at: i64,
+    /// Time of the last authentication, for step-up.
+    pub auth_time: i64,
+    /// Authentication methods (RFC 8176).
+    pub amr: Vec<String>,
+    /// Thumbprint of the DPoP key the session is bound to.
+    pub jkt: String,
+    /// Device description from `User-Agent`, shortened.
+    pub device: String,
+    /// Client address at sign-in.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Hash of the current refresh token.
+    pub refresh_hash: String,
+    /// Number of rotations so far.
+    pub refresh_generation: u64,
+    /// Set when the session may only enrol a second factor (staff who have none yet).
+    #[serde(default)]
+    pub enrolment_only: bool,
+    /// When and why the session ended, if it did.
+    #[serde(default)]
+    pub ended: Option<Ended>,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The user signed out.
+    Logout,
+    /// The user or an admin ended it.
+    Revoked,
+    /// The password changed.
+    PasswordChanged,
+    /// The account was disabled.
+    AccountDisabled,
+    /// A rotated refresh token was used again.
+    RefreshReuse,
+}
+
+/// When and why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ended {
+    /// Unix seconds.
+    pub at: i64,
+    /// Reason.
+    pub reason: EndReason,
+}
+
+/// A refresh token's record, so a rotated token can be recognised when reused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    /// The session.
+    pub session: SessionId,
+    /// The generation this token was issued at.
+    pub generation: u64,
+}
+
+/// A single-use invitation to a staff role.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The role granted.
+    pub role: Role,
+    /// Envelope of the invited email, base64.
+    pub email: String,
+    /// Blind index of the invited email.
+    pub email_index: String,
+    /// The admin who invited.
+    pub invited_by: UserId,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+    /// Set once accepted.
+    #[serde(default)]
+    pub accepted_at: Option<i64>,
+}
+
+/// A care team.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CareTeam {
+    /// Id.
+    pub id: CareTeamId,
+    /// Display name, such as "Cardiology".
+    pub name: String,
+    /// Expected response time for messages, in hours.
+    pub response_hours: u32,
+    /// Clinicians.
+    #[serde(default)]
+    pub clinicians: Vec<UserId>,
+    /// Patients assigned.
+    #[serde(default)]
+    pub patients: Vec<UserId>,
+}
+
+/// The gate that admits one login attempt per backoff window past the free attempts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    /// Attempts admitted through the gate so far.
+    pub seq: u64,
+    /// The next attempt may start at this time.
+    pub open_at: i64,
+}

@@ -1,0 +1,495 @@
+//! Sessions: creation at sign-in, access tokens, refresh rotation with reuse detection,
+//! logout, the session list, and the private session check other components call.
+
+use portal_audit::{AuditAction, EntityType, Outcome};
+use portal_auth::secret::{self, Purpose};
+use portal_policy::{CareTeamId, SessionId, UserId};
+use portal_problem::{Problem, ProblemKind};
+use portal_spin::Response;
+use portal_spin::access::SessionState;
+use portal_spin::kv::{Store, Update};
+use portal_tokens::AccessGrant;
+use serde::Deserialize;
+use spin_sdk::http::{Request, StatusCode};
+
+use crate::context::{Authenticated, Context};
+use crate::model::{self, AccountStatus, CareTeam, EndReason, Ended, RefreshRecord, Session, User};
+
+/// Most sessions listed for one user; older ones are dropped from the list once ended.
+const MAX_LISTED_SESSIONS: usize = 50;
+
+/// A new session's credentials, returned to the client once.
+pub struct Issued {
+    /// The session.
+    pub session: Session,
+    /// Access token.
+    pub access_token: String,
+    /// Refresh token.
+    pub refresh_token: zeroize::Zeroizing<String>,
+}
+
+/// Creates a session bound to `jkt` and issues its first tokens.
+pub async fn create(
+    context: &Context,
+    user: &User,
+    jkt: String,
+    amr: Vec<String>,
+    enrolment_only: bool,
+) -> Result<Issued, Problem> {
+    let id = new_session_id()?;
+    let refresh_token = secret::new_token().map_err(|_| unavailable())?;
+    let refresh_hash = secret::hash(Purpose::Refresh, &refresh_token);
+    let session = Session {
+        id: id.clone(),
+        user: user.id.clone(),
+        created_at: context.now,
+        last_seen_at: context.now,
+        auth_time: context.now,
+        amr,
+        jkt,
+        device: context.device.clone(),
+        address: context.address.map(|address| address.to_string()),
+        refresh_hash: refresh_hash.clone(),
+        refresh_generation: 0,
+        enrolment_only,
+        ended: None,
+    };
+    // The refresh record first: a session whose token record is missing could never refresh.
+    context.store.set(
+        &model::refresh_key(&refresh_hash),
+        &RefreshRecord {
+            session: id.clone(),
+            generation: 0,
+        },
+    )?;
+    context.store.set(&model::session_key(&id), &session)?;
+    add_to_user_list(&context.store, &user.id, &id)?;
+    let access_token = issue_access(context, user, &session).await?;
+    Ok(Issued {
+        session,
+        access_token,
+        refresh_token,
+    })
+}
+
+fn new_session_id() -> Result<SessionId, Problem> {
+    secret::new_id(16)
+        .ok()
+        .and_then(|id| SessionId::new(id).ok())
+        .ok_or_else(unavailable)
+}
+
+fn unavailable() -> Problem {
+    Problem::new(ProblemKind::ServiceUnavailable)
+}
+
+/// Signs an access token for `session`.
+pub async fn issue_access(
+    context: &Context,
+    user: &User,
+    session: &Session,
+) -> Result<String, Problem> {
+    let issuer = context.issuer().await?;
+    let acr = if session.amr.iter().any(|method| method == "mfa") {
+        "urn:portal:acr:mfa"
+    } else {
+        "urn:portal:acr:pwd"
+    };
+    let grant = AccessGrant {
+        user: user.id.clone(),
+        role: user.role,
+        session: session.id.clone(),
+        amr: session.amr.clone(),
+        auth_time: session.auth_time,
+        acr: acr.to_owned(),
+        dpop_jkt: session.jkt.clone(),
+        on_behalf_of: None,
+    };
+    let lifetime = u64::try_from(context.settings.access_ttl_secs).unwrap_or(600);
+    issuer
+        .issue_access_for(&grant, context.now, lifetime)
+        .map_err(Problem::from)
+}
+
+/// The response body of a sign-in or refresh.
+pub fn token_response(context: &Context, issued: &Issued, user: &User) -> Response {
+    portal_spin::json_no_store(
+        StatusCode::OK,
+        &serde_json::json!({
+            "access_token": issued.access_token,
+            "token_type": "DPoP",
+            "expires_in": context.settings.access_ttl_secs,
+            "refresh_token": issued.refresh_token.as_str(),
+            "session_id": issued.session.id,
+            "user_id": user.id,
+            "role": user.role,
+            "second_factor_enrolled": user.has_second_factor(),
+            "enrol_second_factor": !user.has_second_factor(),
+            "enrolment_only": issued.session.enrolment_only,
+        }),
+    )
+}
+
+fn add_to_user_list(store: &Store, user: &UserId, session: &SessionId) -> Result<(), Problem> {
+    store.update(
+        &model::user_sessions_key(user),
+        "session list",
+        |current: Option<Vec<SessionId>>| {
+            let mut list = current.unwrap_or_default();
+            list.insert(0, session.clone());
+            list.truncate(MAX_LISTED_SESSIONS);
+            Ok::<_, Problem>((Update::Set(list), ()))
+        },
+    )??;
+    Ok(())
+}
+
+/// Ends a session if it is still live; returns whether this call ended it.
+pub fn end_session(
+    store: &Store,
+    session: &SessionId,
+    now: i64,
+    reason: EndReason,
+) -> Result<bool, Problem> {
+    store.update(
+        &model::session_key(session),
+        "session",
+        |current: Option<Session>| match current {
+            Some(mut record) if record.ended.is_none() => {
+                record.ended = Some(Ended { at: now, reason });
+                Ok::<_, Problem>((Update::Set(record), true))
+            }
+            _ => Ok((Update::Keep, false)),
+        },
+    )?
+}
+
+/// Ends every live session of `user` except `keep`. Returns how many ended.
+pub fn end_all(
+    store: &Store,
+    user: &UserId,
+    keep: Option<&SessionId>,
+    now: i64,
+    reason: EndReason,
+) -> Result<usize, Problem> {
+    let list: Vec<SessionId> = store
+        .get(&model::user_sessions_key(user), "session list")?
+        .unwrap_or_default();
+    let mut ended = 0;
+    for session in list.iter().filter(|session| Some(*session) != keep) {
+        if end_session(store, session, now, reason)? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /auth/token`: exchanges a refresh token for new tokens, rotating it.
+///
+/// The request must carry a DPoP proof by the session's key. A refresh token that was
+/// already rotated ends the session (its family) and raises an audit alert.
+pub async fn refresh(context: &Context, request: Request) -> Result<Response, Problem> {
+    let jkt = portal_spin::access::verify_bare_proof(&request, &context.store, context.now)?;
+    let body: RefreshBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["refresh_token"],
+    )
+    .await?;
+    let refused = || Problem::new(ProblemKind::Unauthenticated).with_detail("sign in again");
+    let hash = secret::hash(Purpose::Refresh, &body.refresh_token);
+    let record: RefreshRecord = context
+        .store
+        .get(&model::refresh_key(&hash), "refresh token")?
+        .ok_or_else(refused)?;
+    let session: Session = context
+        .store
+        .get(&model::session_key(&record.session), "session")?
+        .ok_or_else(refused)?;
+    if session.jkt != jkt {
+        // Only the device that holds the session's key may refresh it.
+        return Err(refused());
+    }
+    let user = context.load_user(&session.user)?.ok_or_else(refused)?;
+    if user.status != AccountStatus::Active || !context.session_usable(&session) {
+        return Err(refused());
+    }
+
+    let new_token = secret::new_token().map_err(|_| unavailable())?;
+    let new_hash = secret::hash(Purpose::Refresh, &new_token);
+    enum Outcome2 {
+        Rotated(Box<Session>),
+        Reused,
+        Ended,
+    }
+    let now = context.now;
+    let outcome = context.store.update(
+        &model::session_key(&record.session),
+        "session",
+        |current: Option<Session>| {
+            let Some(mut current) = current else {
+                return Ok::<_, Problem>((Update::Keep, Outcome2::Ended));
+            };
+            if current.ended.is_some() {
+                return Ok((Update::Keep, Outcome2::Ended));
+            }
+            if current.refresh_hash != hash {
+                current.ended = Some(Ended {
+                    at: now,
+                    reason: EndReason::RefreshReuse,
+                });
+                return Ok((Update::Set(current), Outcome2::Reused));
+            }
+            current.refresh_hash = new_hash.clone();
+            current.refresh_generation += 1;
+            current.last_seen_at = now;
+            Ok((
+                Update::Set(current.clone()),
+                Outcome2::Rotated(Box::new(current)),
+            ))
+        },
+    )??;
+    match outcome {
+        Outcome2::Ended => Err(refused()),
+        Outcome2::Reused => {
+            eprintln!("refresh token reuse detected; session revoked");
+            context
+                .audit(
+                    Context::actor(&user),
+                    AuditAction::RefreshReuseDetected,
+                    (EntityType::Session, session.id.as_str()),
+                    Outcome::SeriousFailure,
+                    Some("refresh_token_reuse"),
+                )
+                .await?;
+            Err(refused())
+        }
+        Outcome2::Rotated(session) => {
+            context.store.set(
+                &model::refresh_key(&new_hash),
+                &RefreshRecord {
+                    session: session.id.clone(),
+                    generation: session.refresh_generation,
+                },
+            )?;
+            context
+                .audit(
+                    Context::actor(&user),
+                    AuditAction::TokenRefreshed,
+                    (EntityType::Session, session.id.as_str()),
+                    Outcome::Success,
+                    None,
+                )
+                .await?;
+            let access_token = issue_access(context, &user, &session).await?;
+            let issued = Issued {
+                session: *session,
+                access_token,
+                refresh_token: new_token,
+            };
+            Ok(token_response(context, &issued, &user))
+        }
+    }
+}
+
+/// `POST /auth/logout`: ends the caller's session.
+pub async fn logout(context: &Context, request: Request) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, true).await?;
+    end_session(
+        &context.store,
+        &caller.session.id,
+        context.now,
+        EndReason::Logout,
+    )?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::SignOut,
+            (EntityType::Session, caller.session.id.as_str()),
+            Outcome::Success,
+            None,
+        )
+        .await?;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /auth/sessions`: the caller's live sessions.
+pub async fn list(context: &Context, request: Request) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, false).await?;
+    let ids: Vec<SessionId> = context
+        .store
+        .get(&model::user_sessions_key(&caller.user.id), "session list")?
+        .unwrap_or_default();
+    let mut sessions = Vec::new();
+    for id in ids {
+        let Some(session) = context
+            .store
+            .get::<Session>(&model::session_key(&id), "session")?
+        else {
+            continue;
+        };
+        if !context.session_usable(&session) {
+            continue;
+        }
+        sessions.push(serde_json::json!({
+            "id": session.id,
+            "device": session.device,
+            "address": session.address,
+            "created_at": session.created_at,
+            "last_seen_at": session.last_seen_at,
+            "current": session.id == caller.session.id,
+        }));
+    }
+    Ok(portal_spin::json_no_store(
+        StatusCode::OK,
+        &serde_json::json!({ "sessions": sessions }),
+    ))
+}
+
+/// `DELETE /auth/sessions/{id}`: ends one of the caller's sessions.
+pub async fn end(context: &Context, request: Request, id: &str) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, false).await?;
+    let not_found = || Problem::new(ProblemKind::NotFound).with_detail("no such session");
+    let id = SessionId::new(id).map_err(|_| not_found())?;
+    let session: Session = context
+        .store
+        .get(&model::session_key(&id), "session")?
+        .ok_or_else(not_found)?;
+    if session.user != caller.user.id {
+        return Err(not_found());
+    }
+    end_session(&context.store, &id, context.now, EndReason::Revoked)?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::SessionRevoked,
+            (EntityType::Session, id.as_str()),
+            Outcome::Success,
+            None,
+        )
+        .await?;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+/// Seconds between writes of a session's `last_seen_at` by the session check, which bounds
+/// the write load; the idle timeout is therefore accurate to this much.
+const LAST_SEEN_GRANULARITY_SECS: i64 = 30;
+
+/// `GET /session/{id}` on the private route: whether the session is live, with its user's
+/// current role and care teams. Also records activity for the idle timeout.
+pub async fn introspect(id: &str) -> Response {
+    let inactive = || {
+        portal_spin::json_no_store(
+            StatusCode::OK,
+            &SessionState {
+                active: false,
+                user: None,
+                role: None,
+                care_teams: Vec::new(),
+            },
+        )
+    };
+    let Ok(id) = SessionId::new(id) else {
+        return inactive();
+    };
+    let store = match Store::open(model::STORE) {
+        Ok(store) => store,
+        Err(error) => return portal_spin::problem(&Problem::from(error)),
+    };
+    let settings = match crate::config::Settings::load().await {
+        Ok(settings) => settings,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    let now = portal_spin::now_secs();
+    let state = (|| -> Result<Option<SessionState>, Problem> {
+        let Some(session) = store.get::<Session>(&model::session_key(&id), "session")? else {
+            return Ok(None);
+        };
+        let live = session.ended.is_none()
+            && !session.enrolment_only
+            && now
+                < session
+                    .created_at
+                    .saturating_add(settings.absolute_lifetime_secs)
+            && now
+                < session
+                    .last_seen_at
+                    .saturating_add(settings.idle_timeout_secs);
+        if !live {
+            return Ok(None);
+        }
+        let Some(user) = store.get::<User>(&model::user_key(&session.user), "user")? else {
+            return Ok(None);
+        };
+        if user.status != AccountStatus::Active {
+            return Ok(None);
+        }
+        if now - session.last_seen_at >= LAST_SEEN_GRANULARITY_SECS {
+            store.update(
+                &model::session_key(&id),
+                "session",
+                |current: Option<Session>| match current {
+                    Some(mut record) if record.last_seen_at < now => {
+                        record.last_seen_at = now;
+                        Ok::<_, Problem>((Update::Set(record), ()))
+                    }
+                    _ => Ok((Update::Keep, ())),
+                },
+            )??;
+        }
+        let care_teams = current_teams(&store, &user.id)?;
+        Ok(Some(SessionState {
+            active: true,
+            user: Some(user.id),
+            role: Some(user.role),
+            care_teams,
+        }))
+    })();
+    match state {
+        Ok(Some(state)) => portal_spin::json_no_store(StatusCode::OK, &state),
+        Ok(None) => inactive(),
+        Err(problem) => portal_spin::problem(&problem),
+    }
+}
+
+/// The care teams `user` belongs to now, reading each team record named by the user's team
+/// list and keeping only those that still list the user.
+pub fn current_teams(store: &Store, user: &UserId) -> Result<Vec<CareTeamId>, Problem> {
+    let hints: Vec<CareTeamId> = store
+        .get(&model::user_teams_key(user), "team list")?
+        .unwrap_or_default();
+    let mut teams = Vec::new();
+    for team_id in hints {
+        if let Some(team) = store.get::<CareTeam>(&model::care_team_key(&team_id), "care team")?
+            && (team.clinicians.contains(user) || team.patients.contains(user))
+        {
+            teams.push(team_id);
+        }
+    }
+    Ok(teams)
+}
+
+/// `GET /auth/jwks`: the public keys that verify access tokens.
+pub async fn jwks() -> Response {
+    match spin_sdk::variables::get("token_verification_keys").await {
+        Ok(jwks) => match serde_json::from_str::<serde_json::Value>(&jwks) {
+            Ok(document) => portal_spin::json(StatusCode::OK, &document),
+            Err(_) => portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable)),
+        },
+        Err(_) => portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable)),
+    }
+}
+
+/// Re-issues the caller's access token after the session changed (step-up, enrolment).
+pub async fn reissue(
+    context: &Context,
+    caller: &Authenticated,
+    session: &Session,
+) -> Result<String, Problem> {
+    issue_access(context, &caller.user, session).await
+}

@@ -1,0 +1,233 @@
+//! Checks the caller of a request: the DPoP-bound access token, its proof, and, through the
+//! auth component, that the session is still live and what the user may do now.
+//!
+//! Each component verifies tokens itself (signature, claims, proof, single-use `jti` in its
+//! own store) and then asks auth's private session route whether the session is active.
+//! That call is what makes logout, password change, account disable and admin revocation
+//! take effect on the next request everywhere, and it returns the user's current role and
+//! care teams, so role and membership changes apply at once too.
+
+use std::cell::RefCell;
+
+use portal_policy::{CareTeamId, PatientId, Role, SessionId, UserId};
+use portal_problem::{Problem, ProblemKind};
+use portal_tokens::{AccessToken, DpopPolicy, DpopRequest, KeySet, ReplayGuard, TokenVerifier};
+use serde::{Deserialize, Serialize};
+use spin_sdk::http::Request;
+
+use crate::edge;
+use crate::kv::Store;
+
+/// Issuer of access tokens, the auth component's name in `iss`.
+pub const TOKEN_ISSUER: &str = "urn:portal:auth";
+
+/// Prefix of the keys that remember used DPoP proof ids.
+const DPOP_JTI_PREFIX: &str = "dpop-jti:";
+
+/// Loads the verifier from the `token_verification_keys` variable (a JWKS document).
+pub async fn verifier() -> Result<TokenVerifier, Problem> {
+    let jwks = spin_sdk::variables::get("token_verification_keys")
+        .await
+        .map_err(|_| {
+            eprintln!("variable token_verification_keys is not set");
+            Problem::new(ProblemKind::ServiceUnavailable)
+        })?;
+    let keys = KeySet::from_jwks_json(&jwks).map_err(|_| {
+        eprintln!("variable token_verification_keys is not a valid JWKS");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    Ok(TokenVerifier::new(TOKEN_ISSUER, keys))
+}
+
+/// Remembers the proof id the token crate asked about, so it can be recorded in the
+/// asynchronous store after the synchronous checks pass.
+#[derive(Default)]
+struct DeferredReplay {
+    seen: RefCell<Option<(String, i64)>>,
+}
+
+impl ReplayGuard for DeferredReplay {
+    fn first_use(&self, key: &str, expires_at: i64, _now: i64) -> Result<bool, String> {
+        *self.seen.borrow_mut() = Some((key.to_owned(), expires_at));
+        Ok(true)
+    }
+}
+
+/// Verifies the request's `Authorization: DPoP <token>` and `DPoP` proof at `now` and records
+/// the proof id in `store`, so a replayed proof fails on every replica.
+pub fn verify_request(
+    request: &Request,
+    verifier: &TokenVerifier,
+    store: &Store,
+    now: i64,
+) -> Result<AccessToken, Problem> {
+    let authorization = edge::header(request, "authorization")
+        .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    let token = authorization
+        .strip_prefix("DPoP ")
+        .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?
+        .trim();
+    let proof =
+        edge::header(request, "dpop").ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    let url = edge::full_url(request).ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    let method = request.method().as_str();
+
+    let pending = verifier.verify_access(token, now).map_err(|error| {
+        eprintln!("access token refused: {error}");
+        Problem::from(error)
+    })?;
+    let replay = DeferredReplay::default();
+    let access = pending
+        .confirm(
+            proof,
+            &DpopRequest::new(method, url),
+            now,
+            &DpopPolicy::default(),
+            &replay,
+        )
+        .map_err(|error| {
+            eprintln!("DPoP proof refused: {error}");
+            Problem::from(error)
+        })?;
+    record_proof_use(store, &replay)?;
+    Ok(access)
+}
+
+/// Verifies a DPoP proof that comes without an access token (sign-in and refresh) and
+/// records its id. Returns the proof key's thumbprint.
+pub fn verify_bare_proof(request: &Request, store: &Store, now: i64) -> Result<String, Problem> {
+    let proof = edge::header(request, "dpop").ok_or_else(|| {
+        Problem::new(ProblemKind::Unauthenticated)
+            .with_detail("send a DPoP proof for the key the session will be bound to")
+    })?;
+    let url = edge::full_url(request).ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    let replay = DeferredReplay::default();
+    let verified = portal_tokens::verify_dpop_proof(
+        proof,
+        &DpopRequest::new(request.method().as_str(), url),
+        now,
+        &DpopPolicy::default(),
+        &replay,
+    )
+    .map_err(|error| {
+        eprintln!("DPoP proof refused: {error}");
+        Problem::from(error)
+    })?;
+    record_proof_use(store, &replay)?;
+    Ok(verified.jkt)
+}
+
+fn record_proof_use(store: &Store, replay: &DeferredReplay) -> Result<(), Problem> {
+    let Some((key, expires_at)) = replay.seen.borrow_mut().take() else {
+        return Err(Problem::new(ProblemKind::Internal));
+    };
+    // TODO: expired proof ids are never deleted; a sweep by `expires_at` is needed.
+    let first = store.insert_new(&format!("{DPOP_JTI_PREFIX}{key}"), &expires_at)?;
+    if !first {
+        eprintln!("DPoP proof replayed");
+        return Err(Problem::new(ProblemKind::Unauthenticated));
+    }
+    Ok(())
+}
+
+/// What auth's private session route reports about a live session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionState {
+    /// Whether the session may be used.
+    pub active: bool,
+    /// The session's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserId>,
+    /// The user's role now, which may differ from the token's if an admin changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Care teams the user belongs to now (clinicians) or is assigned to (patients).
+    #[serde(default)]
+    pub care_teams: Vec<CareTeamId>,
+}
+
+/// A caller whose token, proof and session all checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The verified token.
+    pub token: AccessToken,
+    /// The user's current role.
+    pub role: Role,
+    /// The user's current care teams.
+    pub care_teams: Vec<CareTeamId>,
+}
+
+impl Caller {
+    /// The signed-in user.
+    pub fn user(&self) -> &UserId {
+        &self.token.user
+    }
+
+    /// The session.
+    pub fn session(&self) -> &SessionId {
+        &self.token.session
+    }
+
+    /// The patient a proxy acts for.
+    pub fn on_behalf_of(&self) -> Option<&PatientId> {
+        self.token.on_behalf_of.as_ref()
+    }
+}
+
+/// Asks the auth component whether `session` is live. Any failure to get an answer refuses
+/// the request (fail closed).
+pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<SessionState, Problem> {
+    let url = format!(
+        "{}/session/{}",
+        auth_url.trim_end_matches('/'),
+        session.as_str()
+    );
+    let response = spin_sdk::http::get(&url).await.map_err(|_| {
+        eprintln!("session check unreachable");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    if response.status() != http::StatusCode::OK {
+        eprintln!("session check answered {}", response.status().as_u16());
+        return Err(Problem::new(ProblemKind::ServiceUnavailable));
+    }
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|_| {
+        eprintln!("session check answer malformed");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })
+}
+
+/// Authenticates a request to a component other than auth: verifies the token and proof,
+/// then checks the session with auth at `auth_url`.
+pub async fn authenticate(
+    request: &Request,
+    store: &Store,
+    auth_url: &str,
+    now: i64,
+) -> Result<Caller, Problem> {
+    let verifier = verifier().await?;
+    let token = verify_request(request, &verifier, store, now)?;
+    let state = session_state(auth_url, &token.session).await?;
+    caller_from_state(token, state)
+}
+
+/// Combines a verified token with its session state; an inactive session, or one that now
+/// belongs to another user, is refused.
+pub fn caller_from_state(token: AccessToken, state: SessionState) -> Result<Caller, Problem> {
+    if !state.active || state.user.as_ref() != Some(&token.user) {
+        return Err(Problem::new(ProblemKind::Unauthenticated)
+            .with_detail("the session has ended; sign in again"));
+    }
+    let role = state
+        .role
+        .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    Ok(Caller {
+        token,
+        role,
+        care_teams: state.care_teams,
+    })
+}

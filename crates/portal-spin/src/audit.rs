@@ -1,0 +1,38 @@
+//! Sends audit events to the audit component's private ingest route.
+
+use portal_audit::AuditEvent;
+use portal_problem::{Problem, ProblemKind};
+
+/// Records `event` through the ingest route at the `audit_url` variable. Succeeds only when
+/// the audit component confirms the append (201), so a caller that must fail closed can
+/// return the error as is.
+pub async fn record(event: &AuditEvent) -> Result<(), Problem> {
+    let base = spin_sdk::variables::get("audit_url").await.map_err(|_| {
+        eprintln!("variable audit_url is not set");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    let body = event
+        .to_json()
+        .map_err(|_| Problem::new(ProblemKind::Internal))?;
+    let request = http::Request::post(format!("{}/ingest", base.trim_end_matches('/')))
+        .header("content-type", "application/json")
+        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+        .map_err(|_| Problem::new(ProblemKind::Internal))?;
+    match spin_sdk::http::send(request).await {
+        Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
+        Ok(response) => {
+            eprintln!("audit ingest answered {}", response.status().as_u16());
+            Err(unavailable())
+        }
+        Err(_) => {
+            eprintln!("audit ingest unreachable");
+            Err(unavailable())
+        }
+    }
+}
+
+fn unavailable() -> Problem {
+    Problem::new(ProblemKind::ServiceUnavailable).with_detail(
+        "the action could not be recorded in the audit log, so it was not done; retry later",
+    )
+}

@@ -1,0 +1,712 @@
+//! The auth component through the host with the real wasm: accounts, sign-in, second
+//! factors, sessions, throttling, step-up, and revocation seen by another component.
+#![expect(
+    clippy::expect_used,
+    reason = "a test reports a missing value by panicking"
+)]
+
+use portal_e2e::Portal;
+use portal_e2e::client::{Client, Clock, Reply};
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn start(overrides: &[(&str, &str)]) -> (Portal, Clock) {
+    let portal = Portal::start_with(overrides, true)
+        .await
+        .unwrap_or_else(|e| panic!("portal failed to start (build the components first): {e:#}"));
+    (portal, Clock::default())
+}
+
+fn base(portal: &Portal) -> String {
+    portal.url("")
+}
+
+/// Registers a patient and signs in without a second factor.
+async fn patient(portal: &Portal, clock: &Clock, email: &str) -> Client {
+    let mut client = Client::new(&base(portal), clock);
+    let registered = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": email, "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(registered.status, 202, "{:?}", registered.body);
+    let signed_in = client.login(email, PASSWORD).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["enrol_second_factor"], true);
+    client
+}
+
+async fn me_in_messaging(client: &Client) -> Reply {
+    client.send("GET", "/messages/me", None).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_enrol_login_refresh_logout_and_the_old_token_fails_elsewhere() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "ana@example.org").await;
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+
+    let enrolled = client.enrol_totp().await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    assert_eq!(client.recovery_codes.len(), 10);
+
+    // With a second factor enrolled, the password alone is not enough.
+    let mut device = Client::new(&base(&portal), &clock);
+    let password_only = device.login("ana@example.org", PASSWORD).await;
+    assert_eq!(password_only.status, 401);
+    assert_eq!(password_only.body["field"], "totp_code");
+    device.totp = client.totp.clone();
+    clock.advance(&base(&portal), 30).await;
+    let signed_in = device.login("ana@example.org", PASSWORD).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert!(
+        signed_in.headers["cache-control"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("no-store")
+    );
+
+    let me = me_in_messaging(&device).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(me.body["role"], "patient");
+
+    let first_refresh = device.refresh_token.clone();
+    let refreshed = device.refresh().await;
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.body);
+    assert_ne!(device.refresh_token, first_refresh);
+    assert_eq!(me_in_messaging(&device).await.status, 200);
+
+    let sessions = device.send("GET", "/auth/sessions", None).await;
+    assert_eq!(sessions.status, 200);
+    assert_eq!(sessions.body["sessions"].as_array().map(Vec::len), Some(2));
+
+    let old_token = device.access_token.clone();
+    let logout = device.send("POST", "/auth/logout", None).await;
+    assert_eq!(logout.status, 204, "{:?}", logout.body);
+    // The access token has not expired, yet messaging refuses it at once.
+    assert_eq!(device.access_token, old_token);
+    let after = me_in_messaging(&device).await;
+    assert_eq!(after.status, 401, "{:?}", after.body);
+    assert_eq!(after.problem_type(), "unauthenticated");
+    assert_eq!(device.refresh().await.status, 401);
+    // The other session is untouched.
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_need_a_fresh_proof_by_the_bound_key() {
+    let (portal, clock) = start(&[]).await;
+    let client = patient(&portal, &clock, "ben@example.org").await;
+    let url = portal.url("/messages/me");
+    let token = client.access_token.clone().expect("token");
+
+    let no_proof = client.send_raw("GET", &url, None, Some(&token), None).await;
+    assert_eq!(no_proof.status, 401);
+
+    let proof = client.key.proof("GET", &url, clock.now(), Some(&token));
+    let first = client
+        .send_raw("GET", &url, None, Some(&token), Some(&proof))
+        .await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let replayed = client
+        .send_raw("GET", &url, None, Some(&token), Some(&proof))
+        .await;
+    assert_eq!(replayed.status, 401, "a replayed proof must fail");
+
+    // A stolen token with the thief's own key.
+    let thief = Client::new(&base(&portal), &clock);
+    let stolen = thief.key.proof("GET", &url, clock.now(), Some(&token));
+    let reply = thief
+        .send_raw("GET", &url, None, Some(&token), Some(&stolen))
+        .await;
+    assert_eq!(reply.status, 401);
+
+    // A proof made for another URL or method.
+    let elsewhere = client
+        .key
+        .proof("GET", &portal.url("/auth/me"), clock.now(), Some(&token));
+    let reply = client
+        .send_raw("GET", &url, None, Some(&token), Some(&elsewhere))
+        .await;
+    assert_eq!(reply.status, 401);
+    let post = client.key.proof("POST", &url, clock.now(), Some(&token));
+    let reply = client
+        .send_raw("GET", &url, None, Some(&token), Some(&post))
+        .await;
+    assert_eq!(reply.status, 401);
+
+    // A tampered token.
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let proof = client.key.proof("GET", &url, clock.now(), Some(&tampered));
+    let reply = client
+        .send_raw("GET", &url, None, Some(&tampered), Some(&proof))
+        .await;
+    assert_eq!(reply.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_totp_code_works_once_in_sequence_and_in_parallel() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "cy@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+
+    // The enrolment code's step is used; the same code cannot step up.
+    let code = client.totp_code();
+    let again = client
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
+        .await;
+    assert_eq!(again.status, 401, "{:?}", again.body);
+
+    clock.advance(&base(&portal), 30).await;
+    let code = client.totp_code();
+    let body = json!({ "totp_code": code });
+    let (first, second) = tokio::join!(
+        client.send("POST", "/auth/step-up", Some(body.clone())),
+        client.send("POST", "/auth/step-up", Some(body.clone())),
+    );
+    let passed = [first.status, second.status]
+        .iter()
+        .filter(|status| **status == 200)
+        .count();
+    assert_eq!(
+        passed, 1,
+        "exactly one parallel use passes: {} {}",
+        first.status, second.status
+    );
+    let serial = client.send("POST", "/auth/step-up", Some(body)).await;
+    assert_eq!(serial.status, 401);
+
+    // A recovery code works once too.
+    let recovery = client.recovery_codes[0].clone();
+    let used = client
+        .send(
+            "POST",
+            "/auth/step-up",
+            Some(json!({ "recovery_code": recovery })),
+        )
+        .await;
+    assert_eq!(used.status, 200, "{:?}", used.body);
+    let reused = client
+        .send(
+            "POST",
+            "/auth/step-up",
+            Some(json!({ "recovery_code": recovery })),
+        )
+        .await;
+    assert_eq!(reused.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reusing_a_rotated_refresh_token_revokes_the_family() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "dee@example.org").await;
+    let stolen = client.refresh_token.clone().expect("refresh token");
+    assert_eq!(client.refresh().await.status, 200);
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+
+    // The thief has the device key too (a copied browser profile) and replays the old token.
+    let reuse = client
+        .send(
+            "POST",
+            "/auth/token",
+            Some(json!({ "refresh_token": stolen })),
+        )
+        .await;
+    assert_eq!(reuse.status, 401);
+    // The whole session is gone: the current refresh token and access token fail.
+    assert_eq!(client.refresh().await.status, 401);
+    assert_eq!(me_in_messaging(&client).await.status, 401);
+
+    // A refresh token presented with another device key is refused.
+    let mut other = patient(&portal, &clock, "eve@example.org").await;
+    let token = other.refresh_token.clone();
+    other.key = portal_e2e::client::DpopKey::generate();
+    other.refresh_token = token;
+    assert_eq!(other.refresh().await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_wrong_passwords_are_throttled_then_the_account_locks() {
+    let (portal, clock) = start(&[
+        ("login_free_attempts", "3"),
+        ("login_base_delay_secs", "30"),
+        ("login_lock_after", "6"),
+        ("login_address_failures", "1000"),
+    ])
+    .await;
+    let mut client = patient(&portal, &clock, "fay@example.org").await;
+
+    let attempts = (0..50).map(|_| {
+        let client = &client;
+        async move {
+            client
+                .send(
+                    "POST",
+                    "/auth/login",
+                    Some(
+                        json!({ "email": "fay@example.org", "password": "wrong password attempt" }),
+                    ),
+                )
+                .await
+        }
+    });
+    let replies = futures_join_all(attempts).await;
+    let verified = replies.iter().filter(|reply| reply.status == 401).count();
+    let throttled = replies.iter().filter(|reply| reply.status == 429).count();
+    assert_eq!(verified + throttled, 50, "only 401 and 429 are expected");
+    assert!(
+        verified <= 4,
+        "at most the 3 free attempts and one gated attempt ran: {verified}"
+    );
+    assert!(throttled >= 46);
+    let retry_after = replies
+        .iter()
+        .find(|reply| reply.status == 429)
+        .and_then(|reply| reply.headers.get("retry-after"))
+        .expect("Retry-After on 429");
+    assert!(
+        retry_after
+            .to_str()
+            .unwrap_or_default()
+            .parse::<u64>()
+            .unwrap_or(0)
+            >= 1
+    );
+
+    // Even the right password waits for the backoff.
+    assert_eq!(client.login("fay@example.org", PASSWORD).await.status, 429);
+
+    // Failures continue after each backoff until the lock.
+    for _ in 0..6 {
+        clock.advance(&base(&portal), 16 * 60).await;
+        let _ = client
+            .login("fay@example.org", "wrong password attempt")
+            .await;
+    }
+    clock.advance(&base(&portal), 16 * 60).await;
+    let locked = client.login("fay@example.org", PASSWORD).await;
+    assert_eq!(locked.status, 429, "{:?}", locked.body);
+    assert!(
+        locked.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("locked")
+    );
+
+    // Another account's counter is separate.
+    let mut other = patient(&portal, &clock, "gus@example.org").await;
+    assert_eq!(other.login("gus@example.org", PASSWORD).await.status, 200);
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut outputs = Vec::with_capacity(set.len());
+    let pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+    let mut pending: Vec<_> = pinned.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (index, slot) in pending.iter_mut().enumerate() {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => {
+                        results[index] = Some(output);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    for result in results {
+        outputs.push(result.expect("every future finished"));
+    }
+    outputs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_absolute_timeouts_end_sessions() {
+    let (portal, clock) = start(&[
+        ("access_token_ttl_secs", "900"),
+        ("session_idle_timeout_secs", "120"),
+        ("session_absolute_lifetime_secs", "400"),
+    ])
+    .await;
+    let mut client = patient(&portal, &clock, "hal@example.org").await;
+    clock.advance(&base(&portal), 60).await;
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+    clock.advance(&base(&portal), 130).await;
+    // The access token is still within its 15 minutes, but the session idled out.
+    assert_eq!(me_in_messaging(&client).await.status, 401);
+    assert_eq!(client.refresh().await.status, 401);
+
+    let mut active = Client::new(&base(&portal), &clock);
+    assert_eq!(active.login("hal@example.org", PASSWORD).await.status, 200);
+    for _ in 0..3 {
+        clock.advance(&base(&portal), 100).await;
+        assert_eq!(active.refresh().await.status, 200);
+    }
+    clock.advance(&base(&portal), 110).await;
+    // Activity kept it from idling, but 410 s passed the 400 s absolute lifetime.
+    assert_eq!(active.refresh().await.status, 401);
+    assert_eq!(me_in_messaging(&active).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn password_change_needs_a_recent_second_factor_and_ends_other_sessions() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "ida@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let mut other = Client::new(&base(&portal), &clock);
+    other.totp = client.totp.clone();
+    clock.advance(&base(&portal), 30).await;
+    assert_eq!(other.login("ida@example.org", PASSWORD).await.status, 200);
+
+    // Past the 10-minute step-up window the change is refused.
+    clock.advance(&base(&portal), 11 * 60).await;
+    assert_eq!(client.refresh().await.status, 200);
+    let body = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+    let stale = client
+        .send("POST", "/auth/password", Some(body.clone()))
+        .await;
+    assert_eq!(stale.status, 401, "{:?}", stale.body);
+    assert_eq!(stale.problem_type(), "step-up-required");
+
+    let code = client.totp_code();
+    let stepped = client
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
+        .await;
+    assert_eq!(stepped.status, 200, "{:?}", stepped.body);
+    client.keep_tokens(&stepped);
+
+    // Reusing the current password is refused.
+    let reuse = client
+        .send(
+            "POST",
+            "/auth/password",
+            Some(json!({ "current_password": PASSWORD, "new_password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(reuse.status, 422);
+    assert_eq!(reuse.body["field"], "new_password");
+    let wrong = client
+        .send("POST", "/auth/password", Some(json!({ "current_password": "not the password", "new_password": "a brand new passphrase" })))
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(wrong.body["field"], "current_password");
+
+    let changed = client.send("POST", "/auth/password", Some(body)).await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+    assert_eq!(
+        me_in_messaging(&other).await.status,
+        401,
+        "other sessions end"
+    );
+
+    // The elevation expires.
+    clock.advance(&base(&portal), 11 * 60).await;
+    assert_eq!(client.refresh().await.status, 200);
+    let later = client
+        .send("POST", "/auth/password", Some(json!({ "current_password": "a brand new passphrase", "new_password": "another new passphrase" })))
+        .await;
+    assert_eq!(later.status, 401);
+    assert_eq!(later.problem_type(), "step-up-required");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_account_and_wrong_password_answer_alike() {
+    let (portal, clock) = start(&[("login_address_failures", "1000")]).await;
+    let _known = patient(&portal, &clock, "jo@example.org").await;
+    let probe = Client::new(&base(&portal), &clock);
+    let mut wrong_times = Vec::new();
+    let mut unknown_times = Vec::new();
+    let mut bodies = Vec::new();
+    for round in 0..3 {
+        for (email, times) in [
+            ("jo@example.org", &mut wrong_times),
+            ("nobody@example.org", &mut unknown_times),
+        ] {
+            let started = std::time::Instant::now();
+            let reply = probe
+                .send(
+                    "POST",
+                    "/auth/login",
+                    Some(json!({ "email": email, "password": format!("wrong password {round}") })),
+                )
+                .await;
+            times.push(started.elapsed());
+            assert_eq!(reply.status, 401);
+            bodies.push(reply.body);
+        }
+    }
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "{bodies:?}"
+    );
+    wrong_times.sort();
+    unknown_times.sort();
+    // Both paths run one Argon2id; a missing hash would make the unknown case many times faster.
+    let ratio = unknown_times[1].as_secs_f64() / wrong_times[1].as_secs_f64();
+    assert!((0.5..2.0).contains(&ratio), "median ratio {ratio}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_registrations_get_problems_naming_the_field() {
+    let (portal, clock) = start(&[]).await;
+    let client = Client::new(&base(&portal), &clock);
+    let cases = [
+        (
+            json!({ "email": "kim@example.org", "password": "password" }),
+            422,
+            "password",
+        ),
+        (
+            json!({ "email": "kim@example.org", "password": "short pass" }),
+            422,
+            "password",
+        ),
+        (
+            json!({ "email": "kim@example.org", "password": "kim@example.org is my password" }),
+            422,
+            "password",
+        ),
+        (
+            json!({ "email": "not-an-email", "password": PASSWORD }),
+            422,
+            "email",
+        ),
+        (json!({ "email": "kim@example.org" }), 422, "password"),
+        (json!({ "email": 7, "password": PASSWORD }), 422, "email"),
+    ];
+    for (body, status, field) in cases {
+        let reply = client
+            .send("POST", "/auth/register", Some(body.clone()))
+            .await;
+        assert_eq!(reply.status, status, "{body} -> {:?}", reply.body);
+        assert_eq!(reply.body["field"], field, "{body}");
+        assert_eq!(reply.headers["content-type"], "application/problem+json");
+    }
+    let common = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "kim@example.org", "password": "films+pic+galeries" })),
+        )
+        .await;
+    assert_eq!(common.status, 422);
+    let short = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "kim@example.org", "password": "short pass" })),
+        )
+        .await;
+    assert_eq!(short.body["limit"], 15);
+
+    let unknown = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "kim@example.org", "password": PASSWORD, "role": "admin" })),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert_eq!(unknown.problem_type(), "unknown-field");
+
+    let url = portal.url("/auth/register");
+    let raw = reqwest::Client::new();
+    let text = raw
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(text.status(), 415);
+    let broken = raw
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(broken.status(), 400);
+    let huge = raw
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\":\"{}\"}}", "a".repeat(20 * 1024)))
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(huge.status(), 413);
+
+    // Nothing was half-written: the address is still free.
+    let registered = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "kim@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(registered.status, 202);
+    let mut kim = Client::new(&base(&portal), &clock);
+    assert_eq!(kim.login("kim@example.org", PASSWORD).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_bootstrap_invite_manage_teams_and_disable_accounts() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[("bootstrap_secret", secret)]).await;
+    let mut admin = Client::new(&base(&portal), &clock);
+    let wrong = admin
+        .send("POST", "/auth/bootstrap", Some(json!({ "bootstrap_secret": "guess-guess-guess-guess", "email": "root@example.org", "password": PASSWORD })))
+        .await;
+    assert_eq!(wrong.status, 403);
+    let created = admin
+        .send("POST", "/auth/bootstrap", Some(json!({ "bootstrap_secret": secret, "email": "root@example.org", "password": PASSWORD })))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let again = admin
+        .send("POST", "/auth/bootstrap", Some(json!({ "bootstrap_secret": secret, "email": "root2@example.org", "password": PASSWORD })))
+        .await;
+    assert_eq!(again.status, 403, "bootstrap works once");
+
+    // Staff without a second factor can only enrol one.
+    let signed_in = admin.login("root@example.org", PASSWORD).await;
+    assert_eq!(signed_in.status, 200);
+    assert_eq!(signed_in.body["enrolment_only"], true);
+    assert_eq!(me_in_messaging(&admin).await.status, 401);
+    assert_eq!(
+        admin
+            .send(
+                "POST",
+                "/auth/care-teams",
+                Some(json!({ "name": "Cardiology" }))
+            )
+            .await
+            .status,
+        403
+    );
+    assert_eq!(admin.enrol_totp().await.status, 200);
+
+    let invitation = admin
+        .send(
+            "POST",
+            "/auth/invitations",
+            Some(json!({ "email": "dr.lee@example.org", "role": "clinician" })),
+        )
+        .await;
+    assert_eq!(invitation.status, 201, "{:?}", invitation.body);
+    let invite = invitation.body["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_owned();
+    let mut clinician = Client::new(&base(&portal), &clock);
+    let accepted = clinician
+        .send(
+            "POST",
+            "/auth/invitations/accept",
+            Some(json!({ "invitation": invite, "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(accepted.status, 201, "{:?}", accepted.body);
+    assert_eq!(accepted.body["role"], "clinician");
+    let clinician_id = accepted.body["user_id"].as_str().expect("id").to_owned();
+    let reused = clinician
+        .send(
+            "POST",
+            "/auth/invitations/accept",
+            Some(json!({ "invitation": invite, "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(reused.status, 422, "an invitation works once");
+    assert_eq!(
+        clinician.login("dr.lee@example.org", PASSWORD).await.status,
+        200
+    );
+    assert_eq!(clinician.enrol_totp().await.status, 200);
+
+    let team = admin
+        .send(
+            "POST",
+            "/auth/care-teams",
+            Some(json!({ "name": "Cardiology", "response_hours": 24 })),
+        )
+        .await;
+    assert_eq!(team.status, 201, "{:?}", team.body);
+    let team_id = team.body["id"].as_str().expect("team id").to_owned();
+    let member_path = format!("/auth/care-teams/{team_id}/members/{clinician_id}");
+    assert_eq!(admin.send("PUT", &member_path, None).await.status, 200);
+    let me = me_in_messaging(&clinician).await;
+    assert_eq!(me.body["care_teams"], json!([team_id]));
+    assert_eq!(admin.send("DELETE", &member_path, None).await.status, 200);
+    let me = me_in_messaging(&clinician).await;
+    assert_eq!(
+        me.body["care_teams"],
+        json!([]),
+        "removal applies on the next request"
+    );
+
+    // A patient cannot administer.
+    let patient = patient(&portal, &clock, "max@example.org").await;
+    let denied = patient
+        .send(
+            "POST",
+            "/auth/invitations",
+            Some(json!({ "email": "x@example.org", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(denied.status, 403);
+
+    // Disabling ends the clinician's sessions everywhere at once.
+    let found = admin
+        .send("GET", "/auth/users?email=dr.lee%40example.org", None)
+        .await;
+    assert_eq!(found.body["user_id"], clinician_id.as_str());
+    assert_eq!(
+        admin
+            .send("POST", &format!("/auth/users/{clinician_id}/disable"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(me_in_messaging(&clinician).await.status, 401);
+    clock.advance(&base(&portal), 30).await;
+    assert_eq!(
+        clinician.login("dr.lee@example.org", PASSWORD).await.status,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwks_publishes_the_verification_key() {
+    let (portal, _clock) = start(&[]).await;
+    let reply: serde_json::Value = reqwest::get(portal.url("/auth/jwks"))
+        .await
+        .expect("reply")
+        .json()
+        .await
+        .expect("json");
+    let key = &reply["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["kid"], "dev-1");
+    assert!(key.get("d").is_none(), "no private key material");
+}
