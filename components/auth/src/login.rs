@@ -39,6 +39,8 @@ fn throttled(retry_after: i64) -> Problem {
         .with_detail("too many failed sign-ins; wait before trying again")
 }
 
+// NOTE: only a password change clears a lock, and a locked user cannot sign in to make one;
+// an admin unlock route and a password reset flow are still missing.
 fn locked() -> Problem {
     Problem::new(ProblemKind::RateLimited)
         .with_detail("this account is locked after too many failed sign-ins; reset the password or ask an administrator")

@@ -2,9 +2,9 @@
 //! waits, and when an account locks until an admin or a password reset clears it.
 //!
 //! The auth component keeps two records per account, both in key-value storage: a counter of
-//! consecutive failures, changed only by atomic increments, and a gate `{seq, open_at}` that
-//! admits one attempt per backoff window, claimed with compare-and-swap. Parallel attempts
-//! past the free ones therefore run one at a time, each after its wait.
+//! consecutive failures, changed by atomic increments and deleted on success, and a gate
+//! `{seq, open_at}` that admits one attempt per backoff window, claimed with compare-and-swap.
+//! Parallel attempts past the free ones therefore run one at a time, each after its wait.
 
 /// Throttle settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
