@@ -86,7 +86,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
     };
     let Some(user) = user else {
         hasher.verify_dummy(&body.password);
-        record_failure(context, address_key.as_deref())?;
+        record_failure(context, &account_key, address_key.as_deref())?;
         context
             .audit(
                 AuditActor::Anonymous,
@@ -105,7 +105,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
             Problem::new(ProblemKind::Internal)
         })?;
     if verification == Verification::Mismatch || user.status != AccountStatus::Active {
-        record_failure(context, address_key.as_deref())?;
+        record_failure(context, &account_key, address_key.as_deref())?;
         let reason = if verification == Verification::Mismatch {
             "wrong_password"
         } else {
@@ -137,7 +137,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
                 // A missing code is the normal first step of a two-step sign-in, so its
                 // attempt number is given back; a wrong code counts as a failure.
                 if body.totp_code.is_some() || body.recovery_code.is_some() {
-                    record_failure(context, address_key.as_deref())?;
+                    record_failure(context, &account_key, address_key.as_deref())?;
                 } else {
                     context.store.increment(&account_key, -1)?;
                 }
@@ -160,6 +160,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
 
     // Success: clear this account's failures; the address window is left to expire.
     context.store.delete(&account_key)?;
+    context.store.delete(&confirmed_key(&account_key))?;
     context.store.delete(&gate_key)?;
     if verification == Verification::MatchNeedsRehash {
         rehash(context, &hasher, &user, &body.password)?;
@@ -200,12 +201,13 @@ fn address_window_key(context: &Context) -> Option<String> {
 /// attempts that checked a password count as failures. At the lock threshold nothing passes.
 async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(), Problem> {
     let schedule = context.settings.schedule;
-    let number = u64::try_from(context.store.increment(account_key, 1)?).unwrap_or(0);
-    let earlier_failures = number.saturating_sub(1);
-    if schedule.is_locked(earlier_failures) {
-        context.store.increment(account_key, -1)?;
+    // The lock counts only failures whose password was checked, never attempts in flight.
+    let confirmed = u64::try_from(context.store.counter(&confirmed_key(account_key))?).unwrap_or(0);
+    if schedule.is_locked(confirmed) {
         return Err(locked());
     }
+    let number = u64::try_from(context.store.increment(account_key, 1)?).unwrap_or(0);
+    let earlier_failures = number.saturating_sub(1);
     if !schedule.needs_gate(earlier_failures) {
         return Ok(());
     }
@@ -252,9 +254,19 @@ async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(
     }
 }
 
-/// Counts a failed attempt against the client address; the account's counter already
-/// counted it in [`admit`].
-fn record_failure(context: &Context, address_key: Option<&str>) -> Result<(), Problem> {
+/// The counter of checked failures next to an account's attempt counter.
+pub fn confirmed_key(account_key: &str) -> String {
+    format!("{account_key}:checked")
+}
+
+/// Counts a failed attempt: the account's attempt number, taken in [`admit`], stays taken;
+/// the checked-failure counter and the client address's window go up.
+fn record_failure(
+    context: &Context,
+    account_key: &str,
+    address_key: Option<&str>,
+) -> Result<(), Problem> {
+    context.store.increment(&confirmed_key(account_key), 1)?;
     if let Some(key) = address_key {
         context.store.increment(key, 1)?;
     }

@@ -1,10 +1,11 @@
 //! The login throttle's schedule: how many attempts run freely, how long each later attempt
 //! waits, and when an account locks until an admin or a password reset clears it.
 //!
-//! The auth component keeps two records per account, both in key-value storage: a counter of
-//! consecutive failures, changed by atomic increments and deleted on success, and a gate
-//! `{seq, open_at}` that admits one attempt per backoff window, claimed with compare-and-swap.
-//! Parallel attempts past the free ones therefore run one at a time, each after its wait.
+//! The auth component keeps three records per account in key-value storage, all deleted on
+//! success: a counter of attempt numbers and a counter of checked failures, both changed by
+//! atomic increments, and a gate `{seq, open_at}` that admits one attempt per backoff window,
+//! claimed with compare-and-swap. Parallel attempts past the free ones therefore run one at a
+//! time, each after its wait, and only checked failures count toward the lock.
 
 /// Throttle settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
