@@ -69,12 +69,18 @@ impl DpopKey {
         }
     }
 
-    fn jwk(&self) -> Value {
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
         json!({
             "kty": "OKP",
             "crv": "Ed25519",
             "x": Base64UrlUnpadded::encode_string(self.pair.pk.as_ref()),
         })
+    }
+
+    /// The key's JWK SHA-256 thumbprint (RFC 7638), as access tokens carry it in `cnf.jkt`.
+    pub fn thumbprint(&self) -> String {
+        portal_tokens::jwk_thumbprint(&self.jwk().to_string()).expect("valid JWK")
     }
 
     /// Signs a proof for `method` and `url` at `iat`, bound to `access_token` if given.

@@ -9,13 +9,14 @@ use portal_host::server::Server;
 use tokio::sync::oneshot;
 
 pub mod client;
+pub mod sink;
 
 /// The portal served on a loopback port until dropped.
 pub struct Portal {
     /// Bound address.
     pub address: SocketAddr,
-    /// State directory, deleted on drop.
-    pub state_dir: tempfile::TempDir,
+    /// State directory, deleted when the last portal using it is dropped.
+    pub state_dir: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -36,8 +37,25 @@ impl Portal {
         overrides: &[(&str, &str)],
         test_clock: bool,
     ) -> anyhow::Result<Portal> {
+        Self::start_in(Arc::new(tempfile::tempdir()?), overrides, test_clock).await
+    }
+
+    /// Starts another portal on this one's state directory (its stores), as a restart or a
+    /// second replica would see them.
+    pub async fn start_sharing(
+        &self,
+        overrides: &[(&str, &str)],
+        test_clock: bool,
+    ) -> anyhow::Result<Portal> {
+        Self::start_in(self.state_dir.clone(), overrides, test_clock).await
+    }
+
+    async fn start_in(
+        state_dir: Arc<tempfile::TempDir>,
+        overrides: &[(&str, &str)],
+        test_clock: bool,
+    ) -> anyhow::Result<Portal> {
         let root = repository_root();
-        let state_dir = tempfile::tempdir()?;
         let mut runtime_config = String::new();
         if !overrides.is_empty() {
             runtime_config.push_str(

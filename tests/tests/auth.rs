@@ -710,3 +710,472 @@ async fn jwks_publishes_the_verification_key() {
     assert_eq!(key["kid"], "dev-1");
     assert!(key.get("d").is_none(), "no private key material");
 }
+
+/// Refreshes a client whose session may have idled: signs in again with its TOTP.
+async fn refreshed(mut client: Client) -> Client {
+    let reply = client.login("root@example.org", PASSWORD).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    client
+}
+
+/// Bootstraps an admin with TOTP and returns its client.
+async fn admin(portal: &Portal, clock: &Clock, secret: &str) -> Client {
+    let mut admin = Client::new(&base(portal), clock);
+    let created = admin
+        .send("POST", "/auth/bootstrap", Some(json!({ "bootstrap_secret": secret, "email": "root@example.org", "password": PASSWORD })))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(admin.login("root@example.org", PASSWORD).await.status, 200);
+    assert_eq!(admin.enrol_totp().await.status, 200);
+    admin
+}
+
+async fn user_id(client: &Client) -> String {
+    let me = client.send("GET", "/auth/me", None).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    me.body["user_id"].as_str().expect("user id").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_carry_no_personal_data() {
+    let sink = portal_e2e::sink::Sink::start().await.expect("sink");
+    let url = sink.url();
+    let origin = sink.origin();
+    let (portal, clock) = start(&[
+        ("notification_webhook_url", url.as_str()),
+        ("notification_webhook_origin", origin.as_str()),
+        ("portal_public_url", "https://portal.example.org"),
+    ])
+    .await;
+    let mut client = patient(&portal, &clock, "lou.grant@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+
+    // A sign-in from a new device.
+    let mut laptop = Client::new(&base(&portal), &clock);
+    laptop.totp = client.totp.clone();
+    clock.advance(&base(&portal), 30).await;
+    assert_eq!(
+        laptop.login("lou.grant@example.org", PASSWORD).await.status,
+        200
+    );
+
+    // A new destination: both the old and the new one hear of it.
+    let changed = client
+        .send(
+            "PUT",
+            "/auth/notification-destination",
+            Some(json!({ "phone": "+1 415 555 0100" })),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    let bad = client
+        .send(
+            "PUT",
+            "/auth/notification-destination",
+            Some(json!({ "phone": "555" })),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["field"], "phone");
+
+    // A recovery code used, then someone registering the same address.
+    let recovery = client.recovery_codes[0].clone();
+    let used = laptop
+        .send(
+            "POST",
+            "/auth/step-up",
+            Some(json!({ "recovery_code": recovery })),
+        )
+        .await;
+    assert_eq!(used.status, 200, "{:?}", used.body);
+    let again = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "lou.grant@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(again.status, 202);
+
+    let received = sink.received();
+    let destinations: Vec<(&str, &str)> = received
+        .iter()
+        .map(|notice| {
+            (
+                notice["channel"].as_str().unwrap_or_default(),
+                notice["to"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        destinations,
+        vec![
+            ("email", "lou.grant@example.org"),
+            ("email", "lou.grant@example.org"),
+            ("email", "lou.grant@example.org"),
+            ("sms", "+14155550100"),
+            ("sms", "+14155550100"),
+            ("email", "lou.grant@example.org"),
+        ],
+        "second factor, new device, old and new destination, recovery code, registration: {received:?}"
+    );
+    for notice in &received {
+        let object = notice.as_object().expect("JSON object");
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["channel", "link", "text", "to"]);
+        assert_eq!(notice["link"], "https://portal.example.org");
+        let text = notice["text"].as_str().unwrap_or_default();
+        for personal in ["lou", "grant", "example.org", "415", "patient"] {
+            assert!(
+                !text.to_lowercase().contains(personal),
+                "{text:?} contains {personal:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_unlock_accounts_and_issue_single_use_resets() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[
+        ("bootstrap_secret", secret),
+        ("login_free_attempts", "1"),
+        ("login_lock_after", "2"),
+    ])
+    .await;
+    let admin = admin(&portal, &clock, secret).await;
+    let mut client = patient(&portal, &clock, "mo@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let id = user_id(&client).await;
+    assert_eq!(
+        client
+            .send("POST", &format!("/auth/users/{id}/unlock"), None)
+            .await
+            .status,
+        403,
+        "a patient cannot unlock"
+    );
+
+    for _ in 0..2 {
+        clock.advance(&base(&portal), 16 * 60).await;
+        assert_eq!(
+            client
+                .login("mo@example.org", "wrong password attempt")
+                .await
+                .status,
+            401
+        );
+    }
+    clock.advance(&base(&portal), 16 * 60).await;
+    assert_eq!(
+        client.login("mo@example.org", PASSWORD).await.status,
+        429,
+        "locked"
+    );
+    let admin = refreshed(admin).await;
+    assert_eq!(
+        admin
+            .send("POST", &format!("/auth/users/{id}/unlock"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(client.login("mo@example.org", PASSWORD).await.status, 200);
+
+    let reset = admin
+        .send("POST", &format!("/auth/users/{id}/password-reset"), None)
+        .await;
+    assert_eq!(reset.status, 201, "{:?}", reset.body);
+    let token = reset.body["reset_token"]
+        .as_str()
+        .expect("reset token")
+        .to_owned();
+    let body = json!({ "reset_token": token, "new_password": "a brand new passphrase" });
+    let done = client
+        .send("POST", "/auth/password/reset", Some(body.clone()))
+        .await;
+    assert_eq!(done.status, 204, "{:?}", done.body);
+    assert_eq!(
+        me_in_messaging(&client).await.status,
+        401,
+        "every session ends"
+    );
+    let reused = client
+        .send("POST", "/auth/password/reset", Some(body))
+        .await;
+    assert_eq!(reused.status, 422, "a reset works once");
+
+    clock.advance(&base(&portal), 30).await;
+    assert_eq!(client.login("mo@example.org", PASSWORD).await.status, 401);
+    // The second factor is still required after a reset.
+    let totp = client.totp.take();
+    assert_eq!(
+        client
+            .login("mo@example.org", "a brand new passphrase")
+            .await
+            .status,
+        401
+    );
+    client.totp = totp;
+    // One free attempt in this test's settings, so the next one waits for the backoff.
+    clock.advance(&base(&portal), 16 * 60).await;
+    assert_eq!(
+        client
+            .login("mo@example.org", "a brand new passphrase")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_list_and_end_their_own_sessions_only() {
+    let (portal, clock) = start(&[]).await;
+    let phone = patient(&portal, &clock, "ned@example.org").await;
+    let mut tablet = Client::new(&base(&portal), &clock);
+    assert_eq!(tablet.login("ned@example.org", PASSWORD).await.status, 200);
+    let stranger = patient(&portal, &clock, "ola@example.org").await;
+
+    let listed = phone.send("GET", "/auth/sessions", None).await;
+    let sessions = listed.body["sessions"]
+        .as_array()
+        .expect("sessions")
+        .clone();
+    assert_eq!(sessions.len(), 2);
+    assert!(
+        sessions
+            .iter()
+            .all(|session| session["address"] == "127.0.0.1")
+    );
+    assert_eq!(
+        sessions
+            .iter()
+            .filter(|session| session["current"] == true)
+            .count(),
+        1
+    );
+    let other = sessions
+        .iter()
+        .find(|session| session["current"] == false)
+        .and_then(|session| session["id"].as_str())
+        .expect("the tablet's session")
+        .to_owned();
+
+    let foreign = stranger
+        .send("DELETE", &format!("/auth/sessions/{other}"), None)
+        .await;
+    assert_eq!(
+        foreign.status, 404,
+        "another user's session is not theirs to end"
+    );
+    assert_eq!(me_in_messaging(&tablet).await.status, 200);
+
+    let ended = phone
+        .send("DELETE", &format!("/auth/sessions/{other}"), None)
+        .await;
+    assert_eq!(ended.status, 204);
+    assert_eq!(me_in_messaging(&tablet).await.status, 401);
+    assert_eq!(me_in_messaging(&phone).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signing_keys_rotate_by_kid() {
+    use portal_tokens::{AccessGrant, SigningKey, TokenIssuer};
+
+    let old_seed = [7u8; 32];
+    let new_seed = [9u8; 32];
+    let old_key = SigningKey::from_seed("old-1", &old_seed).expect("key");
+    let new_key = SigningKey::from_seed("new-2", &new_seed).expect("key");
+    let jwks =
+        json!({ "keys": [new_key.verifying_key().to_jwk(), old_key.verifying_key().to_jwk()] })
+            .to_string();
+    use base64ct::Encoding;
+    let new_seed_text = base64ct::Base64::encode_string(&new_seed);
+    let (portal, clock) = start(&[
+        ("token_signing_kid", "new-2"),
+        ("token_signing_key", new_seed_text.as_str()),
+        ("token_verification_keys", jwks.as_str()),
+    ])
+    .await;
+    let mut client = patient(&portal, &clock, "pia@example.org").await;
+    let published = client.send("GET", "/auth/jwks", None).await;
+    let kids: Vec<&str> = published.body["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|key| key["kid"].as_str())
+        .collect();
+    assert_eq!(kids, ["new-2", "old-1"]);
+    assert_eq!(
+        me_in_messaging(&client).await.status,
+        200,
+        "tokens by the new key verify"
+    );
+
+    // A token the old key signed for this session still verifies while the old key is listed.
+    let me = client.send("GET", "/auth/me", None).await;
+    let grant = AccessGrant {
+        user: portal_policy::UserId::new(me.body["user_id"].as_str().expect("user")).expect("id"),
+        role: portal_policy::Role::Patient,
+        session: portal_policy::SessionId::new(me.body["session_id"].as_str().expect("session"))
+            .expect("id"),
+        amr: vec!["pwd".to_owned()],
+        auth_time: clock.now(),
+        acr: "urn:portal:acr:pwd".to_owned(),
+        dpop_jkt: client.key.thumbprint(),
+        on_behalf_of: None,
+    };
+    let old_token = TokenIssuer::new(portal_spin_issuer(), old_key)
+        .issue_access(&grant, clock.now())
+        .expect("token");
+    client.access_token = Some(old_token);
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+
+    // A key that is not listed is refused, even with the right kid.
+    let forged_key = SigningKey::from_seed("old-1", &[1u8; 32]).expect("key");
+    let forged = TokenIssuer::new(portal_spin_issuer(), forged_key)
+        .issue_access(&grant, clock.now())
+        .expect("token");
+    client.access_token = Some(forged);
+    assert_eq!(me_in_messaging(&client).await.status, 401);
+}
+
+/// The issuer name access tokens carry.
+fn portal_spin_issuer() -> &'static str {
+    "urn:portal:auth"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_fail_and_leave_nothing_when_audit_is_down() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let settings = [("bootstrap_secret", secret)];
+    let (portal, clock) = start(&settings).await;
+    let mut admin = admin(&portal, &clock, secret).await;
+    let mut client = patient(&portal, &clock, "quinn@example.org").await;
+    let id = user_id(&client).await;
+    let team = admin
+        .send(
+            "POST",
+            "/auth/care-teams",
+            Some(json!({ "name": "Oncology" })),
+        )
+        .await;
+    let team_id = team.body["id"].as_str().expect("team").to_owned();
+
+    // The same stores, with the audit ingest address pointing at a path that does not exist.
+    let broken = [
+        ("bootstrap_secret", secret),
+        ("audit_url", "http://audit-ingest.spin.internal/missing"),
+    ];
+    let down = portal
+        .start_sharing(&broken, true)
+        .await
+        .expect("second portal");
+    let down_base = down.url("");
+    admin.base = down_base.clone();
+    client.base = down_base.clone();
+
+    let change = client
+        .send(
+            "POST",
+            "/auth/password",
+            Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(change.status, 503, "{:?}", change.body);
+    let disable = admin
+        .send("POST", &format!("/auth/users/{id}/disable"), None)
+        .await;
+    assert_eq!(disable.status, 503);
+    let member = admin
+        .send(
+            "PUT",
+            &format!("/auth/care-teams/{team_id}/members/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(member.status, 503);
+    let registered = Client::new(&down_base, &clock)
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "rae@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(registered.status, 503);
+    let mut fresh = Client::new(&down_base, &clock);
+    let signed_in = fresh.login("quinn@example.org", PASSWORD).await;
+    assert_eq!(signed_in.status, 503, "no tokens without the audit record");
+    assert!(fresh.access_token.is_none());
+    drop(down);
+
+    // Back on a working audit log, nothing of the failed changes is there.
+    client.base = base(&portal);
+    admin.base = base(&portal);
+    let me = me_in_messaging(&client).await;
+    assert_eq!(
+        me.status, 200,
+        "the account was not disabled: {:?}",
+        me.body
+    );
+    assert_eq!(
+        me.body["care_teams"],
+        json!([]),
+        "the membership was not added"
+    );
+    let mut again = Client::new(&base(&portal), &clock);
+    assert_eq!(
+        again.login("quinn@example.org", PASSWORD).await.status,
+        200,
+        "the password did not change"
+    );
+    // Registering again with another password works only if the failed attempt left no account.
+    let mut rae = Client::new(&base(&portal), &clock);
+    let registered = rae
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "rae@example.org", "password": "another fine passphrase" })),
+        )
+        .await;
+    assert_eq!(registered.status, 202);
+    assert_eq!(
+        rae.login("rae@example.org", "another fine passphrase")
+            .await
+            .status,
+        200,
+        "the address was free"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_failing_on_many_accounts_is_throttled() {
+    let (portal, clock) = start(&[("login_address_failures", "3")]).await;
+    let mut victim = patient(&portal, &clock, "sal@example.org").await;
+    let stuffer = Client::new(&base(&portal), &clock);
+    for account in ["a@example.org", "b@example.org", "c@example.org"] {
+        let reply = stuffer
+            .send(
+                "POST",
+                "/auth/login",
+                Some(json!({ "email": account, "password": "a leaked password" })),
+            )
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    let blocked = stuffer
+        .send(
+            "POST",
+            "/auth/login",
+            Some(json!({ "email": "d@example.org", "password": "a leaked password" })),
+        )
+        .await;
+    assert_eq!(blocked.status, 429);
+    assert!(blocked.headers.contains_key("retry-after"));
+    // Every client here shares 127.0.0.1, so the victim waits too; a success does not clear
+    // the address's window.
+    assert_eq!(victim.login("sal@example.org", PASSWORD).await.status, 429);
+    clock.advance(&base(&portal), 16 * 60).await;
+    assert_eq!(victim.login("sal@example.org", PASSWORD).await.status, 200);
+}

@@ -9,6 +9,7 @@ use portal_policy::{Role, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::kv::Update;
+use portal_spin::notify::Channel;
 use serde::Deserialize;
 use spin_sdk::http::{Request, StatusCode};
 
@@ -73,7 +74,7 @@ async fn create_user(
         status: AccountStatus::Active,
         email: encode(&protected.ciphertext),
         email_index: email_index.clone(),
-        phone: None,
+        notify_to: None,
         password_hash,
         password_history: Vec::new(),
         totp: None,
@@ -91,6 +92,14 @@ async fn create_user(
         return Ok(None);
     }
     Ok(Some(user))
+}
+
+/// Removes an account created in this request whose audit event could not be recorded, so
+/// nothing unaudited remains: the email index first, so the address is free again.
+fn undo_create(context: &Context, user: &User) -> Result<(), Problem> {
+    context.store.delete(&model::email_key(&user.email_index))?;
+    context.store.delete(&model::user_key(&user.id))?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -153,7 +162,12 @@ pub async fn bootstrap(context: &Context, request: Request) -> Result<Response, 
             Outcome::Success,
             Some("bootstrap_admin"),
         )
-        .await?;
+        .await
+        .or_else(|problem| {
+            undo_create(context, &user)?;
+            context.store.delete(model::BOOTSTRAP_USED_KEY)?;
+            Err(problem)
+        })?;
     Ok(portal_spin::json_no_store(
         StatusCode::CREATED,
         &serde_json::json!({ "user_id": user.id, "role": user.role }),
@@ -196,10 +210,15 @@ pub async fn register(context: &Context, request: Request) -> Result<Response, P
                     Outcome::Success,
                     Some("self_registration"),
                 )
-                .await?;
+                .await
+                .or_else(|problem| {
+                    undo_create(context, &user)?;
+                    Err(problem)
+                })?;
         }
         None => {
             portal_spin::notify::send(
+                portal_spin::notify::Channel::Email,
                 &body.email,
                 "Someone tried to register a portal account with your email address. You already have one; sign in or reset your password.",
             )
@@ -278,7 +297,22 @@ pub async fn accept_invitation(context: &Context, request: Request) -> Result<Re
             Outcome::Success,
             Some("invitation_accepted"),
         )
-        .await?;
+        .await
+        .or_else(|problem| {
+            undo_create(context, &user)?;
+            context.store.update(
+                &key,
+                "invitation",
+                |current: Option<Invitation>| match current {
+                    Some(mut current) => {
+                        current.accepted_at = None;
+                        Ok::<_, Problem>((Update::Set(current), ()))
+                    }
+                    None => Ok((Update::Keep, ())),
+                },
+            )??;
+            Err(problem)
+        })?;
     Ok(portal_spin::json_no_store(
         StatusCode::CREATED,
         &serde_json::json!({ "user_id": user.id, "role": user.role }),
@@ -384,12 +418,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         },
     )??;
     // The lockout counters are keyed by email, and a new password clears a lock.
-    context
-        .store
-        .delete(&format!("fail:{}", caller.user.email_index))?;
-    context
-        .store
-        .delete(&format!("gate:{}", caller.user.email_index))?;
+    clear_sign_in_lock(context, &caller.user)?;
     session::end_all(
         &context.store,
         &caller.user.id,
@@ -401,4 +430,185 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         .notify(&caller.user, "The password of your portal account was changed. If this was not you, contact the practice.")
         .await;
     Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+#[derive(Deserialize)]
+struct DestinationBody {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+/// `PUT /auth/notification-destination`: where security and message notices go, an email
+/// address or a phone number for SMS. Needs a recent authentication (step-up when a second
+/// factor is enrolled). Both the old and the new destination are told of the change.
+pub async fn set_destination(context: &Context, request: Request) -> Result<Response, Problem> {
+    let caller = context.authenticate(&request, false).await?;
+    context.require_recent_authentication(&caller)?;
+    let body: DestinationBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["email", "phone"],
+    )
+    .await?;
+    let (channel, kind, value, field) = match (&body.email, &body.phone) {
+        (Some(email), None) => (Channel::Email, FieldKind::Email, email, "email"),
+        (None, Some(phone)) => (Channel::Sms, FieldKind::Phone, phone, "phone"),
+        _ => {
+            return Err(Problem::new(ProblemKind::BadRequest)
+                .with_detail("send exactly one of email and phone"));
+        }
+    };
+    let protected = context
+        .sealer
+        .protect(
+            &context.store,
+            "notify",
+            caller.user.id.as_str(),
+            kind,
+            value,
+        )
+        .map_err(|_| match field {
+            "email" => invalid_email(),
+            _ => Problem::invalid_field("phone")
+                .with_detail("enter the number with '+' and the country code"),
+        })?;
+    let old = context.destination_of(&caller.user)?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::NotificationDestinationChanged,
+            (EntityType::User, caller.user.id.as_str()),
+            Outcome::Success,
+            None,
+        )
+        .await?;
+    let stored = (channel, encode(&protected.ciphertext));
+    context.store.update(
+        &model::user_key(&caller.user.id),
+        "user",
+        |current: Option<User>| {
+            let Some(mut current) = current else {
+                return Err(Problem::new(ProblemKind::Unauthenticated));
+            };
+            current.notify_to = Some(stored.clone());
+            Ok((Update::Set(current), ()))
+        },
+    )??;
+    const CHANGED: &str = "The notification destination of your portal account was changed. If this was not you, contact the practice.";
+    portal_spin::notify::send(old.0, &old.1, CHANGED).await;
+    if let Ok(normalized) = kind.normalize(value) {
+        portal_spin::notify::send(channel, &normalized, CHANGED).await;
+    }
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    reset_token: String,
+    new_password: String,
+}
+
+/// `POST /auth/password/reset`: sets a new password with a single-use reset an admin issued.
+///
+/// The account keeps its second factor, so the next sign-in still needs it: a reset never
+/// bypasses multi-factor authentication. Every session ends and the sign-in lock clears.
+pub async fn reset_password(context: &Context, request: Request) -> Result<Response, Problem> {
+    let body: ResetBody = portal_spin::edge::read_json(
+        request,
+        portal_spin::edge::MAX_JSON_BODY,
+        &["reset_token", "new_password"],
+    )
+    .await?;
+    let invalid = || {
+        Problem::invalid_field("reset_token")
+            .with_detail("the reset is not valid, has expired or was already used")
+    };
+    let key = model::reset_key(&secret::hash(Purpose::Invitation, &body.reset_token));
+    let reset: model::PasswordReset = context
+        .store
+        .get(&key, "password reset")?
+        .ok_or_else(invalid)?;
+    if reset.used_at.is_some() || context.now >= reset.expires_at {
+        return Err(invalid());
+    }
+    let user = context.load_user(&reset.user)?.ok_or_else(invalid)?;
+    let email = context.email_of(&user)?;
+    password::check_new_password(&body.new_password, user.has_second_factor(), &[&email])
+        .map_err(|rejection| password_problem(rejection, "new_password"))?;
+    let hasher = hasher(context)?;
+    let recent = std::iter::once(&user.password_hash).chain(user.password_history.iter());
+    for old in recent {
+        if hasher
+            .verify(&body.new_password, old)
+            .map_err(|_| Problem::new(ProblemKind::Internal))?
+            != Verification::Mismatch
+        {
+            return Err(password_problem(PasswordRejection::Reused, "new_password"));
+        }
+    }
+    let new_hash = hasher
+        .hash(&body.new_password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    context
+        .audit(
+            Context::actor(&user),
+            AuditAction::PasswordChanged,
+            (EntityType::User, user.id.as_str()),
+            Outcome::Success,
+            Some("admin_reset"),
+        )
+        .await?;
+    let now = context.now;
+    context.store.update(
+        &key,
+        "password reset",
+        |current: Option<model::PasswordReset>| match current {
+            Some(mut current) if current.used_at.is_none() && now < current.expires_at => {
+                current.used_at = Some(now);
+                Ok((Update::Set(current), ()))
+            }
+            _ => Err(invalid()),
+        },
+    )??;
+
+    context.store.update(
+        &model::user_key(&user.id),
+        "user",
+        |current: Option<User>| {
+            let Some(mut current) = current else {
+                return Err(invalid());
+            };
+            let old = std::mem::replace(&mut current.password_hash, new_hash.clone());
+            current.password_history.insert(0, old);
+            current.password_history.truncate(PASSWORD_HISTORY);
+            Ok((Update::Set(current), ()))
+        },
+    )??;
+    clear_sign_in_lock(context, &user)?;
+    session::end_all(
+        &context.store,
+        &user.id,
+        None,
+        context.now,
+        EndReason::PasswordChanged,
+    )?;
+    context
+        .notify(&user, "The password of your portal account was reset. If you did not ask for this, contact the practice.")
+        .await;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+/// Deletes an account's sign-in failure counters and backoff gate.
+pub fn clear_sign_in_lock(context: &Context, user: &User) -> Result<(), Problem> {
+    let account_key = format!("fail:{}", user.email_index);
+    context
+        .store
+        .delete(&crate::login::confirmed_key(&account_key))?;
+    context.store.delete(&account_key)?;
+    context
+        .store
+        .delete(&format!("gate:{}", user.email_index))?;
+    Ok(())
 }

@@ -360,3 +360,65 @@ async fn change_member(
     )??;
     Ok(portal_spin::json(StatusCode::OK, &team_json(&updated)))
 }
+
+/// `POST /auth/users/{id}/unlock`: clears an account's sign-in failures and backoff.
+pub async fn unlock(context: &Context, request: Request, id: &str) -> Result<Response, Problem> {
+    let caller = admin(context, &request).await?;
+    let id = parse_user(id)?;
+    let user = context
+        .load_user(&id)?
+        .ok_or_else(|| Problem::new(ProblemKind::NotFound).with_detail("no such account"))?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::AccountChanged,
+            (EntityType::User, id.as_str()),
+            Outcome::Success,
+            Some("sign_in_unlocked"),
+        )
+        .await?;
+    crate::account::clear_sign_in_lock(context, &user)?;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /auth/users/{id}/password-reset`: issues a single-use password reset, which the admin
+/// passes to the user out of band (it is a credential, so it is never sent as a notification).
+pub async fn issue_reset(
+    context: &Context,
+    request: Request,
+    id: &str,
+) -> Result<Response, Problem> {
+    let caller = admin(context, &request).await?;
+    let id = parse_user(id)?;
+    let user = context
+        .load_user(&id)?
+        .ok_or_else(|| Problem::new(ProblemKind::NotFound).with_detail("no such account"))?;
+    let token = secret::new_token().map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::AccountChanged,
+            (EntityType::User, id.as_str()),
+            Outcome::Success,
+            Some("password_reset_issued"),
+        )
+        .await?;
+    let expires_at = context.now + context.settings.invitation_ttl_secs;
+    let reset = model::PasswordReset {
+        user: user.id.clone(),
+        issued_by: caller.user.id.clone(),
+        expires_at,
+        used_at: None,
+    };
+    context.store.set(
+        &model::reset_key(&secret::hash(Purpose::Invitation, &token)),
+        &reset,
+    )?;
+    context
+        .notify(&user, "An administrator started a password reset for your portal account. If you did not ask for this, contact the practice.")
+        .await;
+    Ok(portal_spin::json_no_store(
+        StatusCode::CREATED,
+        &serde_json::json!({ "reset_token": token.as_str(), "expires_at": expires_at }),
+    ))
+}

@@ -8,6 +8,7 @@ use portal_policy::{PurposeOfUse, RequestId, Role, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::crypto::Sealer;
 use portal_spin::kv::Store;
+use portal_spin::notify::Channel;
 use portal_tokens::{SigningKey, TokenIssuer};
 use spin_sdk::http::Request;
 
@@ -204,10 +205,45 @@ impl Context {
         )
     }
 
-    /// Sends a generic security notice to the user's email, if notifications are set up.
+    /// The user's notification destination: the one they chose, or the account email.
+    pub fn destination_of(
+        &self,
+        user: &User,
+    ) -> Result<(Channel, zeroize::Zeroizing<String>), Problem> {
+        match &user.notify_to {
+            Some((channel, envelope)) => {
+                let kind = match channel {
+                    Channel::Email => portal_crypto::FieldKind::Email,
+                    Channel::Sms => portal_crypto::FieldKind::Phone,
+                };
+                let value =
+                    self.sealer
+                        .reveal("notify", user.id.as_str(), kind, &decode(envelope)?)?;
+                Ok((*channel, value))
+            }
+            None => Ok((Channel::Email, self.email_of(user)?)),
+        }
+    }
+
+    /// Sends a generic security notice to the user's destination, if notifications are set
+    /// up. The text never names the user or any record.
     pub async fn notify(&self, user: &User, text: &'static str) {
-        if let Ok(email) = self.email_of(user) {
-            portal_spin::notify::send(&email, text).await;
+        if let Ok((channel, destination)) = self.destination_of(user) {
+            portal_spin::notify::send(channel, &destination, text).await;
+        }
+    }
+
+    /// Requires a recent authentication (`auth_time` within the step-up window), with a
+    /// second factor if the account has one.
+    pub fn require_recent_authentication(&self, caller: &Authenticated) -> Result<(), Problem> {
+        if caller.user.has_second_factor() {
+            return self.require_recent_second_factor(caller);
+        }
+        if self.now - caller.session.auth_time <= self.settings.step_up_window_secs {
+            Ok(())
+        } else {
+            Err(Problem::new(ProblemKind::StepUpRequired)
+                .with_detail("sign in again to confirm it is you, then retry"))
         }
     }
 }

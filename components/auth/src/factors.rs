@@ -205,16 +205,16 @@ pub async fn step_up(context: &Context, request: Request) -> Result<Response, Pr
             return Err(problem);
         }
     };
-    let session = elevate(context, &caller.session, method)?;
     context
         .audit(
             Context::actor(&caller.user),
             AuditAction::StepUp,
-            (EntityType::Session, session.id.as_str()),
+            (EntityType::Session, caller.session.id.as_str()),
             Outcome::Success,
             None,
         )
         .await?;
+    let session = elevate(context, &caller.session, method)?;
     let access_token = session::reissue(context, &caller, &session).await?;
     Ok(portal_spin::json_no_store(
         StatusCode::OK,

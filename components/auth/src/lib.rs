@@ -79,6 +79,10 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::GET, ["sessions"]) => session::list(&context, request).await,
         (&Method::DELETE, ["sessions", id]) => session::end(&context, request, id).await,
         (&Method::POST, ["password"]) => account::change_password(&context, request).await,
+        (&Method::POST, ["password", "reset"]) => account::reset_password(&context, request).await,
+        (&Method::PUT, ["notification-destination"]) => {
+            account::set_destination(&context, request).await
+        }
         (&Method::POST, ["totp", "enrol"]) => factors::enrol_totp(&context, request).await,
         (&Method::POST, ["totp", "confirm"]) => factors::confirm_totp(&context, request).await,
         (&Method::POST, ["step-up"]) => factors::step_up(&context, request).await,
@@ -89,6 +93,10 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         }
         (&Method::POST, ["users", id, "enable"]) => {
             admin::set_status(&context, request, id, true).await
+        }
+        (&Method::POST, ["users", id, "unlock"]) => admin::unlock(&context, request, id).await,
+        (&Method::POST, ["users", id, "password-reset"]) => {
+            admin::issue_reset(&context, request, id).await
         }
         (&Method::POST, ["care-teams"]) => admin::create_team(&context, request).await,
         (&Method::GET, ["care-teams", id]) => admin::get_team(&context, request, id).await,

@@ -39,11 +39,9 @@ fn throttled(retry_after: i64) -> Problem {
         .with_detail("too many failed sign-ins; wait before trying again")
 }
 
-// NOTE: only a password change clears a lock, and a locked user cannot sign in to make one;
-// an admin unlock route and a password reset flow are still missing.
 fn locked() -> Problem {
     Problem::new(ProblemKind::RateLimited)
-        .with_detail("this account is locked after too many failed sign-ins; reset the password or ask an administrator")
+        .with_detail("this account is locked after too many failed sign-ins; ask an administrator to unlock it or reset the password")
 }
 
 /// `POST /auth/login`.
@@ -86,7 +84,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
     };
     let Some(user) = user else {
         hasher.verify_dummy(&body.password);
-        record_failure(context, &account_key, address_key.as_deref())?;
+        record_failure(context, &account_key, address_key.as_deref()).await?;
         context
             .audit(
                 AuditActor::Anonymous,
@@ -105,7 +103,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
             Problem::new(ProblemKind::Internal)
         })?;
     if verification == Verification::Mismatch || user.status != AccountStatus::Active {
-        record_failure(context, &account_key, address_key.as_deref())?;
+        record_failure(context, &account_key, address_key.as_deref()).await?;
         let reason = if verification == Verification::Mismatch {
             "wrong_password"
         } else {
@@ -137,7 +135,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
                 // A missing code is the normal first step of a two-step sign-in, so its
                 // attempt number is given back; a wrong code counts as a failure.
                 if body.totp_code.is_some() || body.recovery_code.is_some() {
-                    record_failure(context, &account_key, address_key.as_deref())?;
+                    record_failure(context, &account_key, address_key.as_deref()).await?;
                 } else {
                     context.store.increment(&account_key, -1)?;
                 }
@@ -261,14 +259,26 @@ pub fn confirmed_key(account_key: &str) -> String {
 
 /// Counts a failed attempt: the account's attempt number, taken in [`admit`], stays taken;
 /// the checked-failure counter and the client address's window go up.
-fn record_failure(
+async fn record_failure(
     context: &Context,
     account_key: &str,
     address_key: Option<&str>,
 ) -> Result<(), Problem> {
-    context.store.increment(&confirmed_key(account_key), 1)?;
+    let confirmed = context.store.increment(&confirmed_key(account_key), 1)?;
     if let Some(key) = address_key {
         context.store.increment(key, 1)?;
+    }
+    let lock_after = i64::try_from(context.settings.schedule.lock_after).unwrap_or(i64::MAX);
+    if confirmed == lock_after {
+        context
+            .audit(
+                AuditActor::Anonymous,
+                AuditAction::SignInThrottled,
+                (EntityType::User, "unknown"),
+                Outcome::SeriousFailure,
+                Some("locked"),
+            )
+            .await?;
     }
     Ok(())
 }

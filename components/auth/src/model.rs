@@ -49,6 +49,11 @@ pub fn user_teams_key(user: &UserId) -> String {
     format!("user-teams:{}", user.as_str())
 }
 
+/// Key of a password reset, by the hash of its token.
+pub fn reset_key(hash: &str) -> String {
+    format!("password-reset:{hash}")
+}
+
 /// Key that marks the bootstrap secret as used.
 pub const BOOTSTRAP_USED_KEY: &str = "bootstrap:used";
 
@@ -85,9 +90,10 @@ pub struct User {
     pub email: String,
     /// Blind index of the email, base64url.
     pub email_index: String,
-    /// Envelope of the notification phone number, base64, if one is set.
+    /// Where notices go, if the user chose a destination other than the account email:
+    /// the channel and the envelope of the address or number, base64.
     #[serde(default)]
-    pub phone: Option<String>,
+    pub notify_to: Option<(portal_spin::notify::Channel, String)>,
     /// PHC string of the current password.
     pub password_hash: String,
     /// PHC strings of earlier passwords, newest first.
@@ -234,6 +240,20 @@ pub struct Invitation {
     /// Set once accepted.
     #[serde(default)]
     pub accepted_at: Option<i64>,
+}
+
+/// A single-use password reset an admin issued for an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordReset {
+    /// The account.
+    pub user: UserId,
+    /// The admin who issued it.
+    pub issued_by: UserId,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+    /// Set once used.
+    #[serde(default)]
+    pub used_at: Option<i64>,
 }
 
 /// A care team.

@@ -220,6 +220,19 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
         return Err(refused());
     }
 
+    if session.refresh_hash == hash {
+        // Recorded before the rotation: if the audit log is down, the client keeps its
+        // current refresh token and can retry, instead of holding a rotated one.
+        context
+            .audit(
+                Context::actor(&user),
+                AuditAction::TokenRefreshed,
+                (EntityType::Session, session.id.as_str()),
+                Outcome::Success,
+                None,
+            )
+            .await?;
+    }
     let new_token = secret::new_token().map_err(|_| unavailable())?;
     let new_hash = secret::hash(Purpose::Refresh, &new_token);
     enum Outcome2 {
@@ -277,15 +290,6 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
                     generation: session.refresh_generation,
                 },
             )?;
-            context
-                .audit(
-                    Context::actor(&user),
-                    AuditAction::TokenRefreshed,
-                    (EntityType::Session, session.id.as_str()),
-                    Outcome::Success,
-                    None,
-                )
-                .await?;
             let access_token = issue_access(context, &user, &session).await?;
             let issued = Issued {
                 session: *session,

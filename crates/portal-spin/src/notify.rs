@@ -7,10 +7,20 @@
 /// Attempts per notification before it is dropped (and logged without its destination).
 pub const MAX_ATTEMPTS: usize = 3;
 
-/// Posts `{to, text, link}` to the `notification_webhook_url` variable. An unset or empty
-/// variable turns notifications off. Failures are retried up to [`MAX_ATTEMPTS`] times and
-/// then logged; they never fail the caller's action.
-pub async fn send(destination: &str, text: &'static str) {
+/// How a notification reaches its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// An email address.
+    Email,
+    /// A phone number for SMS, in E.164 form.
+    Sms,
+}
+
+/// Posts `{channel, to, text, link}` to the `notification_webhook_url` variable. An unset or
+/// empty variable turns notifications off. Failures are retried up to [`MAX_ATTEMPTS`] times
+/// and then logged; they never fail the caller's action.
+pub async fn send(channel: Channel, destination: &str, text: &'static str) {
     let Ok(url) = spin_sdk::variables::get("notification_webhook_url").await else {
         return;
     };
@@ -20,7 +30,9 @@ pub async fn send(destination: &str, text: &'static str) {
     let link = spin_sdk::variables::get("portal_public_url")
         .await
         .unwrap_or_default();
-    let body = serde_json::json!({ "to": destination, "text": text, "link": link }).to_string();
+    let body =
+        serde_json::json!({ "channel": channel, "to": destination, "text": text, "link": link })
+            .to_string();
     for _ in 0..MAX_ATTEMPTS {
         let Ok(request) = http::Request::post(url.as_str())
             .header("content-type", "application/json")
