@@ -63,29 +63,31 @@ async fn main() {
     }
     summary("sign-in, one at a time", samples);
 
-    let started = Instant::now();
-    let per_worker = 15;
-    let workers = (0..2).map(|_| {
-        let base = base.clone();
-        let clock = clock.clone();
-        tokio::spawn(async move {
-            for _ in 0..per_worker {
-                sign_in(&base, &clock).await;
-            }
-        })
-    });
-    for worker in workers {
-        worker
-            .await
-            .unwrap_or_else(|error| panic!("worker failed: {error}"));
+    for workers in [2usize, 4] {
+        let per_worker = 32 / workers;
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let base = base.clone();
+                let clock = clock.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_worker {
+                        sign_in(&base, &clock).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await
+                .unwrap_or_else(|error| panic!("worker failed: {error}"));
+        }
+        let elapsed = started.elapsed();
+        let total = workers * per_worker;
+        println!(
+            "sign-ins, {workers} concurrent clients: {total} in {elapsed:.2?} = {:.1}/s",
+            total as f64 / elapsed.as_secs_f64()
+        );
     }
-    let elapsed = started.elapsed();
-    println!(
-        "sign-ins, 2 concurrent clients: {} in {:.2?} = {:.1}/s",
-        2 * per_worker,
-        elapsed,
-        f64::from(2 * per_worker) / elapsed.as_secs_f64()
-    );
 
     let client = sign_in(&base, &clock).await;
     for (name, path) in [

@@ -150,6 +150,9 @@ pub struct Client {
     pub totp: Option<TotpSecret>,
     /// Recovery codes, once enrolled.
     pub recovery_codes: Vec<String>,
+    /// The origin proofs name, when the portal is configured with a public origin other than
+    /// the address the client connects to.
+    pub proof_origin: Option<String>,
 }
 
 impl Client {
@@ -164,13 +167,15 @@ impl Client {
             refresh_token: None,
             totp: None,
             recovery_codes: Vec::new(),
+            proof_origin: None,
         }
     }
 
     /// Sends a request with a DPoP proof, and the access token if the client has one.
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let url = format!("{}{path}", self.base);
-        let proof_url = url.split('?').next().unwrap_or(&url).to_owned();
+        let origin = self.proof_origin.as_deref().unwrap_or(&self.base);
+        let proof_url = format!("{origin}{}", path.split('?').next().unwrap_or(path));
         let token = self.access_token.as_deref();
         let proof = self.key.proof(method, &proof_url, self.clock.now(), token);
         self.send_raw(method, &url, body, token, Some(&proof)).await

@@ -209,7 +209,9 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     assert_eq!(client.refresh().await.status, 200);
     assert_eq!(me_in_messaging(&client).await.status, 200);
 
-    // The thief has the device key too (a copied browser profile) and replays the old token.
+    // The thief has the device key too (a copied browser profile) and replays the old token
+    // after the few seconds in which a resend counts as a lost race.
+    clock.advance(&base(&portal), 11).await;
     let reuse = client
         .send(
             "POST",
@@ -813,11 +815,12 @@ async fn notifications_carry_no_personal_data() {
             ("email", "lou.grant@example.org"),
             ("email", "lou.grant@example.org"),
             ("email", "lou.grant@example.org"),
+            ("email", "lou.grant@example.org"),
             ("sms", "+14155550100"),
             ("sms", "+14155550100"),
             ("email", "lou.grant@example.org"),
         ],
-        "second factor, new device, old and new destination, recovery code, registration: {received:?}"
+        "account created, second factor, new device, old and new destination, recovery code, registration: {received:?}"
     );
     for notice in &received {
         let object = notice.as_object().expect("JSON object");
@@ -1178,4 +1181,264 @@ async fn one_address_failing_on_many_accounts_is_throttled() {
     assert_eq!(victim.login("sal@example.org", PASSWORD).await.status, 429);
     clock.advance(&base(&portal), 16 * 60).await;
     assert_eq!(victim.login("sal@example.org", PASSWORD).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_refreshes_by_one_device_keep_the_session() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "tim@example.org").await;
+    let token = client.refresh_token.clone().expect("refresh token");
+    let body = json!({ "refresh_token": token });
+    let (first, second) = tokio::join!(
+        client.send("POST", "/auth/token", Some(body.clone())),
+        client.send("POST", "/auth/token", Some(body.clone())),
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "one wins, the other lost a race");
+    let winner = if first.status == 200 { first } else { second };
+    client.keep_tokens(&winner);
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+    assert_eq!(client.refresh().await.status, 200, "the session goes on");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_oldest_sessions_past_the_cap_end_and_all_end_on_password_change() {
+    let (portal, clock) = start(&[("login_address_failures", "1000")]).await;
+    let first = patient(&portal, &clock, "uma@example.org").await;
+    let mut second = Client::new(&base(&portal), &clock);
+    assert_eq!(second.login("uma@example.org", PASSWORD).await.status, 200);
+    let mut newest = Client::new(&base(&portal), &clock);
+    for _ in 0..49 {
+        newest = Client::new(&base(&portal), &clock);
+        assert_eq!(newest.login("uma@example.org", PASSWORD).await.status, 200);
+    }
+    // 51 sign-ins: the first session ended to stay within 50.
+    assert_eq!(me_in_messaging(&first).await.status, 401);
+    assert_eq!(me_in_messaging(&second).await.status, 200);
+    let listed = newest.send("GET", "/auth/sessions", None).await;
+    assert_eq!(listed.body["sessions"].as_array().map(Vec::len), Some(50));
+
+    let changed = newest
+        .send(
+            "POST",
+            "/auth/password",
+            Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    assert_eq!(
+        me_in_messaging(&second).await.status,
+        401,
+        "the oldest live session ends too"
+    );
+    assert_eq!(me_in_messaging(&newest).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_guessing_codes_or_passwords_is_ended() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "vic@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let right = client.totp_code();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..4 {
+        let reply = client
+            .send("POST", "/auth/step-up", Some(json!({ "totp_code": wrong })))
+            .await;
+        assert_eq!(reply.status, 401);
+        assert_eq!(me_in_messaging(&client).await.status, 200);
+    }
+    let fifth = client
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": wrong })))
+        .await;
+    assert_eq!(fifth.status, 401);
+    assert_eq!(
+        me_in_messaging(&client).await.status,
+        401,
+        "the session ended"
+    );
+
+    let mut other = patient(&portal, &clock, "wes@example.org").await;
+    for _ in 0..5 {
+        let reply = other
+            .send(
+                "POST",
+                "/auth/password",
+                Some(json!({ "current_password": "not my password at all", "new_password": "a brand new passphrase" })),
+            )
+            .await;
+        assert!(
+            reply.status == 422 || reply.status == 401,
+            "{:?}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        me_in_messaging(&other).await.status,
+        401,
+        "the session ended"
+    );
+    assert_eq!(other.login("wes@example.org", PASSWORD).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_session_cannot_enrol_and_admins_can_remove_a_factor() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[("bootstrap_secret", secret)]).await;
+    let mut client = patient(&portal, &clock, "xia@example.org").await;
+    clock.advance(&base(&portal), 11 * 60).await;
+    assert_eq!(client.refresh().await.status, 200);
+    let stale = client.send("POST", "/auth/totp/enrol", None).await;
+    assert_eq!(stale.status, 401);
+    assert_eq!(stale.problem_type(), "step-up-required");
+
+    let mut fresh = Client::new(&base(&portal), &clock);
+    assert_eq!(fresh.login("xia@example.org", PASSWORD).await.status, 200);
+    assert_eq!(fresh.enrol_totp().await.status, 200);
+    let id = user_id(&fresh).await;
+
+    let admin = admin(&portal, &clock, secret).await;
+    let removed = admin
+        .send("DELETE", &format!("/auth/users/{id}/second-factor"), None)
+        .await;
+    assert_eq!(removed.status, 204, "{:?}", removed.body);
+    assert_eq!(me_in_messaging(&fresh).await.status, 401, "sessions end");
+    fresh.totp = None;
+    clock.advance(&base(&portal), 30).await;
+    let signed_in = fresh.login("xia@example.org", PASSWORD).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["enrol_second_factor"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_address_window_holds_under_a_parallel_burst() {
+    let (portal, clock) = start(&[("login_address_failures", "5")]).await;
+    let stuffer = Client::new(&base(&portal), &clock);
+    let attempts = (0..20).map(|index| {
+        let stuffer = &stuffer;
+        async move {
+            stuffer
+                .send(
+                    "POST",
+                    "/auth/login",
+                    Some(json!({ "email": format!("user{index}@example.org"), "password": "a leaked password" })),
+                )
+                .await
+        }
+    });
+    let replies = futures_join_all(attempts).await;
+    let checked = replies.iter().filter(|reply| reply.status == 401).count();
+    let throttled = replies.iter().filter(|reply| reply.status == 429).count();
+    assert_eq!(checked + throttled, 20);
+    assert!(
+        checked <= 5,
+        "at most the window's 5 passwords were checked: {checked}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_step_sign_in_works_past_the_free_attempts() {
+    let (portal, clock) = start(&[("login_free_attempts", "3")]).await;
+    let mut client = patient(&portal, &clock, "yan@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let mut device = Client::new(&base(&portal), &clock);
+    for _ in 0..3 {
+        assert_eq!(
+            device
+                .login("yan@example.org", "wrong password attempt")
+                .await
+                .status,
+            401
+        );
+    }
+    clock.advance(&base(&portal), 30).await;
+    // First step: the password alone, as a sign-in page sends it.
+    let step_one = device.login("yan@example.org", PASSWORD).await;
+    assert_eq!(step_one.status, 401, "{:?}", step_one.body);
+    assert_eq!(step_one.body["field"], "totp_code");
+    // Second step, at once: the gate the first step passed is given back.
+    device.totp = client.totp.clone();
+    let step_two = device.login("yan@example.org", PASSWORD).await;
+    assert_eq!(step_two.status, 200, "{:?}", step_two.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proofs_must_name_the_public_origin_and_come_alone() {
+    let (portal, clock) = start(&[("public_origin", "https://portal.example.org")]).await;
+    let mut client = Client::new(&base(&portal), &clock);
+    client.proof_origin = Some("https://portal.example.org".to_owned());
+    let registered = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "zed@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(registered.status, 202);
+    assert_eq!(client.login("zed@example.org", PASSWORD).await.status, 200);
+    assert_eq!(me_in_messaging(&client).await.status, 200);
+
+    // A proof for the address the request really went to, with its Host header, is refused.
+    let url = portal.url("/messages/me");
+    let token = client.access_token.clone().expect("token");
+    let local = client.key.proof("GET", &url, clock.now(), Some(&token));
+    let reply = client
+        .send_raw("GET", &url, None, Some(&token), Some(&local))
+        .await;
+    assert_eq!(reply.status, 401);
+
+    // Two DPoP headers are refused, even if the first is valid.
+    let good = client.key.proof(
+        "GET",
+        "https://portal.example.org/messages/me",
+        clock.now(),
+        Some(&token),
+    );
+    let other = client.key.proof(
+        "GET",
+        "https://portal.example.org/messages/me",
+        clock.now(),
+        Some(&token),
+    );
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", good)
+        .header("dpop", other)
+        .send()
+        .await
+        .expect("reply");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invitation_refused_for_an_existing_address_stays_usable() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[("bootstrap_secret", secret)]).await;
+    let admin = admin(&portal, &clock, secret).await;
+    let _patient = patient(&portal, &clock, "amy@example.org").await;
+    let invitation = admin
+        .send(
+            "POST",
+            "/auth/invitations",
+            Some(json!({ "email": "amy@example.org", "role": "clinician" })),
+        )
+        .await;
+    let invite = invitation.body["invitation"]
+        .as_str()
+        .expect("invitation")
+        .to_owned();
+    let body = json!({ "invitation": invite, "password": PASSWORD });
+    let guest = Client::new(&base(&portal), &clock);
+    for _ in 0..2 {
+        let reply = guest
+            .send("POST", "/auth/invitations/accept", Some(body.clone()))
+            .await;
+        assert_eq!(reply.status, 409, "{:?}", reply.body);
+    }
 }

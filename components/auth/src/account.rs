@@ -185,22 +185,35 @@ struct RegisterBody {
 /// The answer is 202 whether or not the address already had an account, so registration
 /// does not reveal who has one; the existing owner is notified instead.
 pub async fn register(context: &Context, request: Request) -> Result<Response, Problem> {
+    if let Some(address) = context.address {
+        let window = context.now.div_euclid(context.settings.address_window_secs);
+        let attempts = context
+            .store
+            .increment(&format!("register-addr:{address}:{window}"), 1)?;
+        if attempts > context.settings.registrations_per_window {
+            return Err(Problem::rate_limited(
+                u64::try_from(context.settings.address_window_secs).unwrap_or(60),
+            )
+            .with_detail("too many registrations from this address; try again later"));
+        }
+    }
     let body: RegisterBody = portal_spin::edge::read_json(
         request,
         portal_spin::edge::MAX_JSON_BODY,
         &["email", "password"],
     )
     .await?;
-    context
-        .sealer
-        .index(FieldKind::Email, &body.email)
+    let email = FieldKind::Email
+        .normalize(&body.email)
         .map_err(|_| invalid_email())?;
-    password::check_new_password(&body.password, false, &[&body.email])
+    password::check_new_password(&body.password, false, &[&email])
         .map_err(|rejection| password_problem(rejection, "password"))?;
     let hash = hasher(context)?
         .hash(&body.password)
         .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
-    match create_user(context, Role::Patient, &body.email, hash).await? {
+    // Both branches record one audit event and send one notice, so neither the answer nor
+    // its timing tells whether the address already had an account.
+    match create_user(context, Role::Patient, &email, hash).await? {
         Some(user) => {
             context
                 .audit(
@@ -215,11 +228,26 @@ pub async fn register(context: &Context, request: Request) -> Result<Response, P
                     undo_create(context, &user)?;
                     Err(problem)
                 })?;
+            portal_spin::notify::send(
+                Channel::Email,
+                &email,
+                "A portal account was created with this email address. If this was not you, contact the practice.",
+            )
+            .await;
         }
         None => {
+            context
+                .audit(
+                    AuditActor::Anonymous,
+                    AuditAction::AccountChanged,
+                    (EntityType::User, "unknown"),
+                    Outcome::MinorFailure,
+                    Some("duplicate_registration"),
+                )
+                .await?;
             portal_spin::notify::send(
-                portal_spin::notify::Channel::Email,
-                &body.email,
+                Channel::Email,
+                &email,
                 "Someone tried to register a portal account with your email address. You already have one; sign in or reset your password.",
             )
             .await;
@@ -279,13 +307,27 @@ pub async fn accept_invitation(context: &Context, request: Request) -> Result<Re
             _ => Err(invalid()),
         },
     )??;
-    let user = create_user(context, invitation.role, &email, hash)
-        .await?
-        .ok_or_else(|| {
-            Problem::new(ProblemKind::Conflict)
-                .with_field("invitation")
-                .with_detail("an account with this email address exists")
-        })?;
+    let unclaim = || -> Result<(), Problem> {
+        context.store.update(
+            &key,
+            "invitation",
+            |current: Option<Invitation>| match current {
+                Some(mut current) => {
+                    current.accepted_at = None;
+                    Ok::<_, Problem>((Update::Set(current), ()))
+                }
+                None => Ok((Update::Keep, ())),
+            },
+        )??;
+        Ok(())
+    };
+    let Some(user) = create_user(context, invitation.role, &email, hash).await? else {
+        // The invitation stays usable, so an admin can sort out the existing account first.
+        unclaim()?;
+        return Err(Problem::new(ProblemKind::Conflict)
+            .with_field("invitation")
+            .with_detail("an account with this email address exists"));
+    };
     context
         .audit(
             AuditActor::User {
@@ -300,17 +342,7 @@ pub async fn accept_invitation(context: &Context, request: Request) -> Result<Re
         .await
         .or_else(|problem| {
             undo_create(context, &user)?;
-            context.store.update(
-                &key,
-                "invitation",
-                |current: Option<Invitation>| match current {
-                    Some(mut current) => {
-                        current.accepted_at = None;
-                        Ok::<_, Problem>((Update::Set(current), ()))
-                    }
-                    None => Ok((Update::Keep, ())),
-                },
-            )??;
+            unclaim()?;
             Err(problem)
         })?;
     Ok(portal_spin::json_no_store(
@@ -369,7 +401,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         .map_err(|_| Problem::new(ProblemKind::Internal))?
         == Verification::Mismatch
     {
-        return Err(wrong());
+        return Err(context.reauthentication_failed(&caller, wrong()).await);
     }
     let email = context.email_of(&caller.user)?;
     password::check_new_password(
@@ -525,7 +557,7 @@ pub async fn reset_password(context: &Context, request: Request) -> Result<Respo
         Problem::invalid_field("reset_token")
             .with_detail("the reset is not valid, has expired or was already used")
     };
-    let key = model::reset_key(&secret::hash(Purpose::Invitation, &body.reset_token));
+    let key = model::reset_key(&secret::hash(Purpose::PasswordReset, &body.reset_token));
     let reset: model::PasswordReset = context
         .store
         .get(&key, "password reset")?

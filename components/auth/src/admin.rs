@@ -411,7 +411,7 @@ pub async fn issue_reset(
         used_at: None,
     };
     context.store.set(
-        &model::reset_key(&secret::hash(Purpose::Invitation, &token)),
+        &model::reset_key(&secret::hash(Purpose::PasswordReset, &token)),
         &reset,
     )?;
     context
@@ -421,4 +421,44 @@ pub async fn issue_reset(
         StatusCode::CREATED,
         &serde_json::json!({ "reset_token": token.as_str(), "expires_at": expires_at }),
     ))
+}
+
+/// `DELETE /auth/users/{id}/second-factor`: removes an account's TOTP factor and recovery
+/// codes, for a user who lost their device or whose account was taken over. Every session
+/// ends; the user enrols again at the next sign-in (staff cannot do anything else first).
+pub async fn remove_second_factor(
+    context: &Context,
+    request: Request,
+    id: &str,
+) -> Result<Response, Problem> {
+    let caller = admin(context, &request).await?;
+    let id = parse_user(id)?;
+    let user = context
+        .load_user(&id)?
+        .ok_or_else(|| Problem::new(ProblemKind::NotFound).with_detail("no such account"))?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::SecondFactorChanged,
+            (EntityType::User, id.as_str()),
+            Outcome::Success,
+            Some("removed_by_admin"),
+        )
+        .await?;
+    context
+        .store
+        .update(&model::user_key(&id), "user", |current: Option<User>| {
+            let Some(mut current) = current else {
+                return Err(Problem::new(ProblemKind::NotFound));
+            };
+            current.totp = None;
+            current.totp_pending = None;
+            current.recovery_codes.clear();
+            Ok((Update::Set(current), ()))
+        })??;
+    session::end_all(&context.store, &id, None, context.now, EndReason::Revoked)?;
+    context
+        .notify(&user, "An administrator removed the second factor of your portal account. Enrol a new one at your next sign-in.")
+        .await;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
 }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub address_failures_per_window: i64,
     /// Length of the per-address window, seconds.
     pub address_window_secs: i64,
+    /// Registrations allowed per client address per window.
+    pub registrations_per_window: i64,
     /// Name shown in authenticator apps.
     pub totp_issuer: String,
 }
@@ -79,6 +81,7 @@ impl Settings {
             schedule,
             address_failures_per_window: number("login_address_failures", 50).await?.max(1),
             address_window_secs: number("login_address_window_secs", 15 * 60).await?.max(60),
+            registrations_per_window: number("register_address_limit", 20).await?.max(1),
             totp_issuer: spin_sdk::variables::get("totp_issuer")
                 .await
                 .unwrap_or_else(|_| "Patient Portal".to_owned()),

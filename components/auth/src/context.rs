@@ -41,6 +41,9 @@ pub struct Authenticated {
     pub user: User,
 }
 
+/// Wrong passwords or codes a session may give before it is ended.
+pub const MAX_REAUTH_FAILURES: i64 = 5;
+
 /// Longest device description kept from `User-Agent`.
 const MAX_DEVICE_LEN: usize = 120;
 
@@ -137,7 +140,9 @@ impl Context {
         enrolment_allowed: bool,
     ) -> Result<Authenticated, Problem> {
         let verifier = portal_spin::access::verifier().await?;
-        let token = portal_spin::access::verify_request(request, &verifier, &self.store, self.now)?;
+        let url = portal_spin::edge::request_url(request).await?;
+        let token =
+            portal_spin::access::verify_request(request, &url, &verifier, &self.store, self.now)?;
         let session: Session = self
             .store
             .get(&model::session_key(&token.session), "session")?
@@ -231,6 +236,42 @@ impl Context {
         if let Ok((channel, destination)) = self.destination_of(user) {
             portal_spin::notify::send(channel, &destination, text).await;
         }
+    }
+
+    /// Counts a wrong password or code given by a signed-in caller (step-up, password change,
+    /// enrolment). After [`MAX_REAUTH_FAILURES`] the session ends, so a stolen session cannot
+    /// guess its way to a fresh `auth_time`. Returns the problem to answer with.
+    pub async fn reauthentication_failed(
+        &self,
+        caller: &Authenticated,
+        problem: Problem,
+    ) -> Problem {
+        let key = format!("reauth-fail:{}", caller.session.id.as_str());
+        let failures = match self.store.increment(&key, 1) {
+            Ok(failures) => failures,
+            Err(error) => return Problem::from(error),
+        };
+        if failures < MAX_REAUTH_FAILURES {
+            return problem;
+        }
+        if let Err(problem) = crate::session::end_session(
+            &self.store,
+            &caller.session.id,
+            self.now,
+            crate::model::EndReason::Revoked,
+        ) {
+            return problem;
+        }
+        let _ = self
+            .audit(
+                Self::actor(&caller.user),
+                portal_audit::AuditAction::SessionRevoked,
+                (EntityType::Session, caller.session.id.as_str()),
+                Outcome::SeriousFailure,
+                Some("reauthentication_failures"),
+            )
+            .await;
+        ended()
     }
 
     /// Requires a recent authentication (`auth_time` within the step-up window), with a

@@ -16,12 +16,13 @@ use crate::session;
 
 /// `POST /auth/totp/enrol`: starts TOTP enrolment and returns the `otpauth://` URI.
 ///
-/// Replacing an enrolled factor needs a recent second factor (step-up).
+/// Needs a recent sign-in, and replacing an enrolled factor needs a recent second factor
+/// (step-up).
 pub async fn enrol_totp(context: &Context, request: Request) -> Result<Response, Problem> {
     let caller = context.authenticate(&request, true).await?;
-    if caller.user.has_second_factor() {
-        context.require_recent_second_factor(&caller)?;
-    }
+    // A stolen session that is not fresh must not be able to enrol a factor of its own and
+    // lock the owner out.
+    context.require_recent_authentication(&caller)?;
     let secret =
         TotpSecret::generate().map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
     let envelope = context.sealer.seal(
@@ -91,10 +92,11 @@ pub async fn confirm_totp(context: &Context, request: Request) -> Result<Respons
             .sealer
             .open("totp", caller.user.id.as_str(), &decode(&pending.secret)?)?;
     let secret = TotpSecret::from_bytes(&secret_bytes);
-    let step = totp::verify(&secret, &code, context.now, None).ok_or_else(|| {
-        Problem::invalid_field("totp_code")
-            .with_detail("the code is not correct; check the time on your device")
-    })?;
+    let Some(step) = totp::verify(&secret, &code, context.now, None) else {
+        let problem = Problem::invalid_field("totp_code")
+            .with_detail("the code is not correct; check the time on your device");
+        return Err(context.reauthentication_failed(&caller, problem).await);
+    };
     let codes =
         secret::new_recovery_codes().map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
     let hashes: Vec<String> = codes
@@ -193,6 +195,12 @@ pub async fn step_up(context: &Context, request: Request) -> Result<Response, Pr
     let method = match login::second_factor(context, &caller.user, &body).await {
         Ok(method) => method,
         Err(problem) => {
+            let code_given = body.totp_code.is_some() || body.recovery_code.is_some();
+            let problem = if code_given {
+                context.reauthentication_failed(&caller, problem).await
+            } else {
+                problem
+            };
             context
                 .audit(
                     Context::actor(&caller.user),

@@ -94,6 +94,9 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::POST, ["users", id, "enable"]) => {
             admin::set_status(&context, request, id, true).await
         }
+        (&Method::DELETE, ["users", id, "second-factor"]) => {
+            admin::remove_second_factor(&context, request, id).await
+        }
         (&Method::POST, ["users", id, "unlock"]) => admin::unlock(&context, request, id).await,
         (&Method::POST, ["users", id, "password-reset"]) => {
             admin::issue_reset(&context, request, id).await

@@ -50,7 +50,12 @@ fn locked() -> Problem {
 /// failure window, the account's throttle, then the password (against a dummy hash for
 /// unknown accounts, so both take the same time), then the second factor.
 pub async fn login(context: &Context, request: Request) -> Result<Response, Problem> {
-    let jkt = portal_spin::access::verify_bare_proof(&request, &context.store, context.now)?;
+    let jkt = portal_spin::access::verify_bare_proof(
+        &request,
+        &portal_spin::edge::request_url(&request).await?,
+        &context.store,
+        context.now,
+    )?;
     let body: LoginBody =
         portal_spin::edge::read_json(request, portal_spin::edge::MAX_JSON_BODY, LOGIN_FIELDS)
             .await?;
@@ -63,15 +68,32 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
         })?
         .to_base64url();
 
+    // The address's window is reserved before any password is checked, like the account's
+    // attempt number, so a parallel burst cannot pass it; it is given back unless the attempt
+    // fails.
     let address_key = address_window_key(context);
-    if let Some(key) = &address_key
-        && context.store.counter(key)? >= context.settings.address_failures_per_window
-    {
-        return Err(throttled(context.settings.address_window_secs));
+    if let Some(key) = &address_key {
+        let reserved = context.store.increment(key, 1)?;
+        if reserved > context.settings.address_failures_per_window {
+            context.store.increment(key, -1)?;
+            return Err(throttled(context.settings.address_window_secs));
+        }
     }
+    let give_back_address = || -> Result<(), Problem> {
+        if let Some(key) = &address_key {
+            context.store.increment(key, -1)?;
+        }
+        Ok(())
+    };
     let account_key = format!("fail:{email_index}");
     let gate_key = format!("gate:{email_index}");
-    admit(context, &account_key, &gate_key).await?;
+    let admission = match admit(context, &account_key, &gate_key).await {
+        Ok(admission) => admission,
+        Err(problem) => {
+            give_back_address()?;
+            return Err(problem);
+        }
+    };
 
     let hasher = PasswordHasher::new(context.settings.hash_params)
         .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
@@ -84,7 +106,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
     };
     let Some(user) = user else {
         hasher.verify_dummy(&body.password);
-        record_failure(context, &account_key, address_key.as_deref()).await?;
+        record_failure(context, &account_key).await?;
         context
             .audit(
                 AuditActor::Anonymous,
@@ -103,7 +125,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
             Problem::new(ProblemKind::Internal)
         })?;
     if verification == Verification::Mismatch || user.status != AccountStatus::Active {
-        record_failure(context, &account_key, address_key.as_deref()).await?;
+        record_failure(context, &account_key).await?;
         let reason = if verification == Verification::Mismatch {
             "wrong_password"
         } else {
@@ -135,9 +157,10 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
                 // A missing code is the normal first step of a two-step sign-in, so its
                 // attempt number is given back; a wrong code counts as a failure.
                 if body.totp_code.is_some() || body.recovery_code.is_some() {
-                    record_failure(context, &account_key, address_key.as_deref()).await?;
+                    record_failure(context, &account_key).await?;
                 } else {
-                    context.store.increment(&account_key, -1)?;
+                    release(context, &account_key, &gate_key, admission)?;
+                    give_back_address()?;
                 }
                 context
                     .audit(
@@ -156,7 +179,9 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
         enrolment_only = true;
     }
 
-    // Success: clear this account's failures; the address window is left to expire.
+    // Success: clear this account's failures and give back the address's reservation; the
+    // address's earlier failures stay in its window.
+    give_back_address()?;
     context.store.delete(&account_key)?;
     context.store.delete(&confirmed_key(&account_key))?;
     context.store.delete(&gate_key)?;
@@ -197,7 +222,7 @@ fn address_window_key(context: &Context) -> Option<String> {
 /// compare-and-swap after the gate's opening time; claiming it sets the next opening time,
 /// so of many parallel attempts one passes. A refused attempt gives its number back, so only
 /// attempts that checked a password count as failures. At the lock threshold nothing passes.
-async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(), Problem> {
+async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<Admission, Problem> {
     let schedule = context.settings.schedule;
     // The lock counts only failures whose password was checked, never attempts in flight.
     let confirmed = u64::try_from(context.store.counter(&confirmed_key(account_key))?).unwrap_or(0);
@@ -207,7 +232,7 @@ async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(
     let number = u64::try_from(context.store.increment(account_key, 1)?).unwrap_or(0);
     let earlier_failures = number.saturating_sub(1);
     if !schedule.needs_gate(earlier_failures) {
-        return Ok(());
+        return Ok(Admission { gate: None });
     }
     let now = context.now;
     let delay = schedule.delay_after(earlier_failures);
@@ -222,7 +247,7 @@ async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(
                 seq: gate.seq + 1,
                 open_at: now.saturating_add(delay),
             };
-            Ok((Update::Set(next), ()))
+            Ok((Update::Set(next), (gate, next)))
         });
     let claimed = match claimed {
         Ok(claimed) => claimed,
@@ -232,7 +257,7 @@ async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(
         }
     };
     match claimed {
-        Ok(()) => Ok(()),
+        Ok(gate) => Ok(Admission { gate: Some(gate) }),
         Err(retry_after) => {
             context.store.increment(account_key, -1)?;
             if earlier_failures == schedule.free_attempts {
@@ -252,22 +277,44 @@ async fn admit(context: &Context, account_key: &str, gate_key: &str) -> Result<(
     }
 }
 
+/// What an admitted attempt took from the throttle: its attempt number, and the gate's state
+/// before and after it claimed the gate, if it had to.
+struct Admission {
+    gate: Option<(Gate, Gate)>,
+}
+
+/// Gives back what an attempt took when it turns out not to be a failure (the first step of a
+/// two-step sign-in): its attempt number, and the gate if no other attempt claimed it since.
+fn release(
+    context: &Context,
+    account_key: &str,
+    gate_key: &str,
+    admission: Admission,
+) -> Result<(), Problem> {
+    context.store.increment(account_key, -1)?;
+    if let Some((before, after)) = admission.gate {
+        context
+            .store
+            .update(gate_key, "login gate", |current: Option<Gate>| {
+                if current == Some(after) {
+                    Ok::<_, Problem>((Update::Set(before), ()))
+                } else {
+                    Ok((Update::Keep, ()))
+                }
+            })??;
+    }
+    Ok(())
+}
+
 /// The counter of checked failures next to an account's attempt counter.
 pub fn confirmed_key(account_key: &str) -> String {
     format!("{account_key}:checked")
 }
 
-/// Counts a failed attempt: the account's attempt number, taken in [`admit`], stays taken;
-/// the checked-failure counter and the client address's window go up.
-async fn record_failure(
-    context: &Context,
-    account_key: &str,
-    address_key: Option<&str>,
-) -> Result<(), Problem> {
+/// Counts a failed attempt: the account's attempt number and the address's reservation,
+/// taken before the check, stay taken, and the checked-failure counter goes up.
+async fn record_failure(context: &Context, account_key: &str) -> Result<(), Problem> {
     let confirmed = context.store.increment(&confirmed_key(account_key), 1)?;
-    if let Some(key) = address_key {
-        context.store.increment(key, 1)?;
-    }
     let lock_after = i64::try_from(context.settings.schedule.lock_after).unwrap_or(i64::MAX);
     if confirmed == lock_after {
         context

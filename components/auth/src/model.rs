@@ -172,6 +172,14 @@ pub struct Session {
     pub refresh_hash: String,
     /// Number of rotations so far.
     pub refresh_generation: u64,
+    /// Hash of the refresh token the last rotation replaced, and when, so a parallel request
+    /// with that token within a few seconds is told it lost the race instead of being
+    /// treated as reuse.
+    #[serde(default)]
+    pub previous_refresh_hash: Option<String>,
+    /// Time of the last rotation.
+    #[serde(default)]
+    pub rotated_at: i64,
     /// Set when the session may only enrol a second factor (staff who have none yet).
     #[serde(default)]
     pub enrolment_only: bool,

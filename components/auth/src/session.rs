@@ -15,8 +15,8 @@ use spin_sdk::http::{Request, StatusCode};
 use crate::context::{Authenticated, Context};
 use crate::model::{self, AccountStatus, CareTeam, EndReason, Ended, RefreshRecord, Session, User};
 
-/// Most sessions listed for one user; older ones are dropped from the list once ended.
-const MAX_LISTED_SESSIONS: usize = 50;
+/// Most live sessions one user may have; signing in once more ends the oldest.
+const MAX_LIVE_SESSIONS: usize = 50;
 
 /// A new session's credentials, returned to the client once.
 pub struct Issued {
@@ -51,6 +51,8 @@ pub async fn create(
         address: context.address.map(|address| address.to_string()),
         refresh_hash: refresh_hash.clone(),
         refresh_generation: 0,
+        previous_refresh_hash: None,
+        rotated_at: context.now,
         enrolment_only,
         ended: None,
     };
@@ -63,7 +65,7 @@ pub async fn create(
         },
     )?;
     context.store.set(&model::session_key(&id), &session)?;
-    add_to_user_list(&context.store, &user.id, &id)?;
+    add_to_user_list(context, &user.id, &id)?;
     let access_token = issue_access(context, user, &session).await?;
     Ok(Issued {
         session,
@@ -130,17 +132,35 @@ pub fn token_response(context: &Context, issued: &Issued, user: &User) -> Respon
     )
 }
 
-fn add_to_user_list(store: &Store, user: &UserId, session: &SessionId) -> Result<(), Problem> {
-    store.update(
-        &model::user_sessions_key(user),
-        "session list",
-        |current: Option<Vec<SessionId>>| {
-            let mut list = current.unwrap_or_default();
-            list.insert(0, session.clone());
-            list.truncate(MAX_LISTED_SESSIONS);
-            Ok::<_, Problem>((Update::Set(list), ()))
-        },
-    )??;
+/// Adds a session to the user's list, which every "end all sessions" walks.
+///
+/// Nothing live is ever dropped from the list: ended and expired sessions are pruned, and
+/// past [`MAX_LIVE_SESSIONS`] the oldest live ones are ended first and pruned after.
+fn add_to_user_list(context: &Context, user: &UserId, session: &SessionId) -> Result<(), Problem> {
+    let store = &context.store;
+    let key = model::user_sessions_key(user);
+    let listed: Vec<SessionId> = store.get(&key, "session list")?.unwrap_or_default();
+    let mut live = Vec::new();
+    let mut dead = Vec::new();
+    for id in listed {
+        match store.get::<Session>(&model::session_key(&id), "session")? {
+            Some(record) if context.session_usable(&record) => live.push(id),
+            Some(_) | None => dead.push(id),
+        }
+    }
+    // The list is newest first, so the oldest live sessions are at the end.
+    while live.len() >= MAX_LIVE_SESSIONS {
+        if let Some(oldest) = live.pop() {
+            end_session(store, &oldest, context.now, EndReason::Revoked)?;
+            dead.push(oldest);
+        }
+    }
+    store.update(&key, "session list", |current: Option<Vec<SessionId>>| {
+        let mut list = current.unwrap_or_default();
+        list.retain(|id| !dead.contains(id));
+        list.insert(0, session.clone());
+        Ok::<_, Problem>((Update::Set(list), ()))
+    })??;
     Ok(())
 }
 
@@ -194,7 +214,12 @@ struct RefreshBody {
 /// The request must carry a DPoP proof by the session's key. A refresh token that was
 /// already rotated ends the session (its family) and raises an audit alert.
 pub async fn refresh(context: &Context, request: Request) -> Result<Response, Problem> {
-    let jkt = portal_spin::access::verify_bare_proof(&request, &context.store, context.now)?;
+    let jkt = portal_spin::access::verify_bare_proof(
+        &request,
+        &portal_spin::edge::request_url(&request).await?,
+        &context.store,
+        context.now,
+    )?;
     let body: RefreshBody = portal_spin::edge::read_json(
         request,
         portal_spin::edge::MAX_JSON_BODY,
@@ -238,6 +263,7 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
     enum Outcome2 {
         Rotated(Box<Session>),
         Reused,
+        RaceLost,
         Ended,
     }
     let now = context.now;
@@ -252,13 +278,22 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
                 return Ok((Update::Keep, Outcome2::Ended));
             }
             if current.refresh_hash != hash {
+                let just_replaced = current.previous_refresh_hash.as_deref() == Some(hash.as_str())
+                    && now - current.rotated_at <= REFRESH_RACE_GRACE_SECS;
+                if just_replaced {
+                    return Ok((Update::Keep, Outcome2::RaceLost));
+                }
                 current.ended = Some(Ended {
                     at: now,
                     reason: EndReason::RefreshReuse,
                 });
                 return Ok((Update::Set(current), Outcome2::Reused));
             }
-            current.refresh_hash = new_hash.clone();
+            current.previous_refresh_hash = Some(std::mem::replace(
+                &mut current.refresh_hash,
+                new_hash.clone(),
+            ));
+            current.rotated_at = now;
             current.refresh_generation += 1;
             current.last_seen_at = now;
             Ok((
@@ -269,6 +304,11 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
     )??;
     match outcome {
         Outcome2::Ended => Err(refused()),
+        // The same device sent the token twice at once (a retry or a second tab); the other
+        // request holds the new tokens and the session goes on.
+        Outcome2::RaceLost => Err(Problem::new(ProblemKind::Conflict).with_detail(
+            "this refresh token was just replaced by a parallel request; use the newest tokens",
+        )),
         Outcome2::Reused => {
             eprintln!("refresh token reuse detected; session revoked");
             context
@@ -379,6 +419,11 @@ pub async fn end(context: &Context, request: Request, id: &str) -> Result<Respon
         .await?;
     Ok(portal_spin::empty(StatusCode::NO_CONTENT))
 }
+
+/// How long a just-replaced refresh token, sent again by the session's own device, counts as a
+/// lost race rather than reuse. Reuse needs the device's DPoP key as well, so a short window
+/// gives a thief with the key nothing they could not get by refreshing themselves.
+const REFRESH_RACE_GRACE_SECS: i64 = 10;
 
 /// Seconds between writes of a session's `last_seen_at` by the session check, which bounds
 /// the write load; the idle timeout is therefore accurate to this much.

@@ -25,6 +25,8 @@ pub enum Purpose {
     Recovery,
     /// The one-time bootstrap secret for the first admin.
     Bootstrap,
+    /// A password reset an admin issued.
+    PasswordReset,
 }
 
 impl Purpose {
@@ -34,6 +36,7 @@ impl Purpose {
             Purpose::Invitation => b"portal-auth invitation\0",
             Purpose::Recovery => b"portal-auth recovery\0",
             Purpose::Bootstrap => b"portal-auth bootstrap\0",
+            Purpose::PasswordReset => b"portal-auth password reset\0",
         }
     }
 }

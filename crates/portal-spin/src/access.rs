@@ -57,6 +57,7 @@ impl ReplayGuard for DeferredReplay {
 /// the proof id in `store`, so a replayed proof fails on every replica.
 pub fn verify_request(
     request: &Request,
+    url: &str,
     verifier: &TokenVerifier,
     store: &Store,
     now: i64,
@@ -69,7 +70,8 @@ pub fn verify_request(
         .trim();
     let proof =
         edge::header(request, "dpop").ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
-    let url = edge::full_url(request).ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    single_header(request, "authorization")?;
+    single_header(request, "dpop")?;
     let method = request.method().as_str();
 
     let pending = verifier.verify_access(token, now).map_err(|error| {
@@ -95,12 +97,17 @@ pub fn verify_request(
 
 /// Verifies a DPoP proof that comes without an access token (sign-in and refresh) and
 /// records its id. Returns the proof key's thumbprint.
-pub fn verify_bare_proof(request: &Request, store: &Store, now: i64) -> Result<String, Problem> {
+pub fn verify_bare_proof(
+    request: &Request,
+    url: &str,
+    store: &Store,
+    now: i64,
+) -> Result<String, Problem> {
+    single_header(request, "dpop")?;
     let proof = edge::header(request, "dpop").ok_or_else(|| {
         Problem::new(ProblemKind::Unauthenticated)
             .with_detail("send a DPoP proof for the key the session will be bound to")
     })?;
-    let url = edge::full_url(request).ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
     let replay = DeferredReplay::default();
     let verified = portal_tokens::verify_dpop_proof(
         proof,
@@ -115,6 +122,16 @@ pub fn verify_bare_proof(request: &Request, store: &Store, now: i64) -> Result<S
     })?;
     record_proof_use(store, &replay)?;
     Ok(verified.jkt)
+}
+
+/// Refuses a request that repeats `name`: RFC 9449 section 4.3 allows one `DPoP` header, and
+/// two `Authorization` headers leave it unclear which credential was meant.
+fn single_header(request: &Request, name: &str) -> Result<(), Problem> {
+    if request.headers().get_all(name).iter().count() > 1 {
+        return Err(Problem::new(ProblemKind::Unauthenticated)
+            .with_detail("send one Authorization header and one DPoP header"));
+    }
+    Ok(())
 }
 
 fn record_proof_use(store: &Store, replay: &DeferredReplay) -> Result<(), Problem> {
@@ -210,7 +227,8 @@ pub async fn authenticate(
     now: i64,
 ) -> Result<Caller, Problem> {
     let verifier = verifier().await?;
-    let token = verify_request(request, &verifier, store, now)?;
+    let url = edge::request_url(request).await?;
+    let token = verify_request(request, &url, &verifier, store, now)?;
     let state = session_state(auth_url, &token.session).await?;
     caller_from_state(token, state)
 }

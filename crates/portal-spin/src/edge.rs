@@ -36,9 +36,27 @@ pub fn client_address(request: &Request) -> Option<std::net::IpAddr> {
         .ok()
 }
 
-/// The full URL the client requested, from `spin-full-url`, for DPoP's `htu` check.
-pub fn full_url(request: &Request) -> Option<&str> {
-    header(request, "spin-full-url")
+/// The URL the client requested, without the query, for DPoP's `htu` check.
+///
+/// With the `public_origin` variable set (such as `https://portal.example.org`), the URL is
+/// that origin and the request's path, so a proof made for another host never matches, whatever
+/// `Host` header comes with it. Without it, the URL comes from `spin-full-url`, which the
+/// runtime builds from the `Host` header: fine for development, not for production.
+pub async fn request_url(request: &Request) -> Result<String, Problem> {
+    let origin = spin_sdk::variables::get("public_origin")
+        .await
+        .unwrap_or_default();
+    if !origin.is_empty() {
+        return Ok(format!(
+            "{}{}",
+            origin.trim_end_matches('/'),
+            request.uri().path()
+        ));
+    }
+    let full = header(request, "spin-full-url").ok_or_else(|| {
+        Problem::new(ProblemKind::Unauthenticated).with_detail("the request URL is unknown")
+    })?;
+    Ok(full.split(['?', '#']).next().unwrap_or(full).to_owned())
 }
 
 /// Reads a JSON object body of at most `limit` bytes into `T`.
