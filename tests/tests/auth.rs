@@ -1442,3 +1442,58 @@ async fn an_invitation_refused_for_an_existing_address_stays_usable() {
         assert_eq!(reply.status, 409, "{:?}", reply.body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_change_applies_everywhere_and_demands_a_second_factor() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[("bootstrap_secret", secret)]).await;
+    let admin = admin(&portal, &clock, secret).await;
+    let mut client = patient(&portal, &clock, "bea@example.org").await;
+    let id = user_id(&client).await;
+
+    let proxy = admin
+        .send(
+            "PUT",
+            &format!("/auth/users/{id}/role"),
+            Some(json!({ "role": "proxy" })),
+        )
+        .await;
+    assert_eq!(proxy.status, 422);
+    assert_eq!(proxy.body["field"], "role");
+    let by_patient = client
+        .send(
+            "PUT",
+            &format!("/auth/users/{id}/role"),
+            Some(json!({ "role": "admin" })),
+        )
+        .await;
+    assert_eq!(
+        by_patient.status, 403,
+        "a patient cannot promote themselves"
+    );
+
+    let changed = admin
+        .send(
+            "PUT",
+            &format!("/auth/users/{id}/role"),
+            Some(json!({ "role": "clinician" })),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    assert_eq!(
+        me_in_messaging(&client).await.status,
+        401,
+        "sessions end at once"
+    );
+
+    // As a clinician without a second factor, the next session can only enrol one.
+    let signed_in = client.login("bea@example.org", PASSWORD).await;
+    assert_eq!(signed_in.status, 200);
+    assert_eq!(signed_in.body["role"], "clinician");
+    assert_eq!(signed_in.body["enrolment_only"], true);
+    assert_eq!(me_in_messaging(&client).await.status, 401);
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let me = me_in_messaging(&client).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["role"], "clinician");
+}

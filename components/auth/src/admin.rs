@@ -462,3 +462,51 @@ pub async fn remove_second_factor(
         .await;
     Ok(portal_spin::empty(StatusCode::NO_CONTENT))
 }
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: Role,
+}
+
+/// `PUT /auth/users/{id}/role`: changes an account's role (admin). Every session of the
+/// account ends, so the next sign-in meets the new role's rules (staff need a second factor);
+/// other components see the new role on their next session check in any case.
+pub async fn set_role(context: &Context, request: Request, id: &str) -> Result<Response, Problem> {
+    let caller = admin(context, &request).await?;
+    let id = parse_user(id)?;
+    let body: RoleBody =
+        portal_spin::edge::read_json(request, portal_spin::edge::MAX_JSON_BODY, &["role"]).await?;
+    if body.role == Role::Proxy {
+        return Err(Problem::invalid_field("role").with_detail(
+            "proxies get access through a grant from the patient, not a role change",
+        ));
+    }
+    if id == caller.user.id {
+        return Err(Problem::new(ProblemKind::Conflict)
+            .with_detail("administrators cannot change their own role"));
+    }
+    context
+        .load_user(&id)?
+        .ok_or_else(|| Problem::new(ProblemKind::NotFound).with_detail("no such account"))?;
+    context
+        .audit(
+            Context::actor(&caller.user),
+            AuditAction::AccountChanged,
+            (EntityType::User, id.as_str()),
+            Outcome::Success,
+            Some("role_changed"),
+        )
+        .await?;
+    let role = body.role;
+    context
+        .store
+        .update(&model::user_key(&id), "user", |current: Option<User>| {
+            let Some(mut current) = current else {
+                return Err(Problem::new(ProblemKind::NotFound));
+            };
+            current.role = role;
+            Ok((Update::Set(current), ()))
+        })??;
+    session::end_all(&context.store, &id, None, context.now, EndReason::Revoked)?;
+    Ok(portal_spin::empty(StatusCode::NO_CONTENT))
+}

@@ -94,6 +94,7 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::POST, ["users", id, "enable"]) => {
             admin::set_status(&context, request, id, true).await
         }
+        (&Method::PUT, ["users", id, "role"]) => admin::set_role(&context, request, id).await,
         (&Method::DELETE, ["users", id, "second-factor"]) => {
             admin::remove_second_factor(&context, request, id).await
         }
