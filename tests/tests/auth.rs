@@ -1450,6 +1450,22 @@ async fn a_role_change_applies_everywhere_and_demands_a_second_factor() {
     let admin = admin(&portal, &clock, secret).await;
     let mut client = patient(&portal, &clock, "bea@example.org").await;
     let id = user_id(&client).await;
+    let team = admin
+        .send("POST", "/auth/care-teams", Some(json!({ "name": "Renal" })))
+        .await;
+    let team_id = team.body["id"].as_str().expect("team").to_owned();
+    let assigned = admin
+        .send(
+            "PUT",
+            &format!("/auth/care-teams/{team_id}/members/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(assigned.status, 200);
+    assert_eq!(
+        me_in_messaging(&client).await.body["care_teams"],
+        json!([team_id])
+    );
 
     let proxy = admin
         .send(
@@ -1496,4 +1512,140 @@ async fn a_role_change_applies_everywhere_and_demands_a_second_factor() {
     let me = me_in_messaging(&client).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["role"], "clinician");
+    // The patient assignment does not become clinician membership.
+    assert_eq!(me.body["care_teams"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_guesses_from_one_session_stop_at_five() {
+    let (portal, clock) = start(&[]).await;
+    let mut client = patient(&portal, &clock, "cal@example.org").await;
+    assert_eq!(client.enrol_totp().await.status, 200);
+    let right = client.totp_code();
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let attempts = (0..20).map(|_| {
+        let client = &client;
+        async move {
+            client
+                .send("POST", "/auth/step-up", Some(json!({ "totp_code": wrong })))
+                .await
+        }
+    });
+    let replies = futures_join_all(attempts).await;
+    assert!(replies.iter().all(|reply| reply.status == 401));
+    let checked = replies
+        .iter()
+        .filter(|reply| {
+            reply.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("not correct")
+        })
+        .count();
+    assert!(checked <= 5, "at most five codes were checked: {checked}");
+    assert_eq!(me_in_messaging(&client).await.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_ins_racing_a_password_change_do_not_survive_it() {
+    let (portal, clock) = start(&[("login_address_failures", "1000")]).await;
+    let owner = patient(&portal, &clock, "dan@example.org").await;
+    let racers: Vec<Client> = (0..6)
+        .map(|_| Client::new(&base(&portal), &clock))
+        .collect();
+    let sign_ins = racers.into_iter().map(|mut racer| async move {
+        let reply = racer.login("dan@example.org", PASSWORD).await;
+        (racer, reply.status)
+    });
+    let change = owner.send(
+        "POST",
+        "/auth/password",
+        Some(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+    );
+    let (results, changed) = tokio::join!(futures_join_all(sign_ins), change);
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    for (racer, status) in results {
+        if status == 200 {
+            assert_eq!(
+                me_in_messaging(&racer).await.status,
+                401,
+                "a racing session survived"
+            );
+        }
+    }
+    assert_eq!(
+        me_in_messaging(&owner).await.status,
+        200,
+        "the changing session goes on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_changes_need_a_recent_second_factor_and_only_the_newest_reset_works() {
+    let secret = "bootstrap-secret-for-this-test-only";
+    let (portal, clock) = start(&[("bootstrap_secret", secret)]).await;
+    let mut admin = admin(&portal, &clock, secret).await;
+    let client = patient(&portal, &clock, "eli@example.org").await;
+    let id = user_id(&client).await;
+
+    let first = admin
+        .send("POST", &format!("/auth/users/{id}/password-reset"), None)
+        .await;
+    let second = admin
+        .send("POST", &format!("/auth/users/{id}/password-reset"), None)
+        .await;
+    let first = first.body["reset_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let second = second.body["reset_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let stale = client
+        .send(
+            "POST",
+            "/auth/password/reset",
+            Some(json!({ "reset_token": first, "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(stale.status, 422, "an older reset is void");
+    let newest = client
+        .send(
+            "POST",
+            "/auth/password/reset",
+            Some(json!({ "reset_token": second, "new_password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(newest.status, 204);
+
+    clock.advance(&base(&portal), 11 * 60).await;
+    assert_eq!(admin.refresh().await.status, 200);
+    let invite = admin
+        .send(
+            "POST",
+            "/auth/invitations",
+            Some(json!({ "email": "new@example.org", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(invite.status, 401);
+    assert_eq!(invite.problem_type(), "step-up-required");
+    let code = admin.totp_code();
+    let stepped = admin
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
+        .await;
+    assert_eq!(stepped.status, 200);
+    admin.keep_tokens(&stepped);
+    let invite = admin
+        .send(
+            "POST",
+            "/auth/invitations",
+            Some(json!({ "email": "new@example.org", "role": "admin" })),
+        )
+        .await;
+    assert_eq!(invite.status, 201);
 }

@@ -82,6 +82,8 @@ async fn create_user(
         recovery_codes: Vec::new(),
         known_devices: Vec::new(),
         created_at: context.now,
+        session_epoch: 0,
+        reset_serial: 0,
     };
     context.store.set(&model::user_key(&id), &user)?;
     if !context
@@ -396,6 +398,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         Problem::invalid_field("current_password")
             .with_detail("the current password is not correct")
     };
+    context.begin_reauthentication(&caller).await?;
     if hasher
         .verify(&body.current_password, &caller.user.password_hash)
         .map_err(|_| Problem::new(ProblemKind::Internal))?
@@ -403,6 +406,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
     {
         return Err(context.reauthentication_failed(&caller, wrong()).await);
     }
+    context.reauthentication_passed(&caller)?;
     let email = context.email_of(&caller.user)?;
     password::check_new_password(
         &body.new_password,
@@ -435,7 +439,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         )
         .await?;
     let verified_hash = caller.user.password_hash.clone();
-    context.store.update(
+    let new_epoch = context.store.update(
         &model::user_key(&caller.user.id),
         "user",
         |current: Option<User>| match current {
@@ -443,12 +447,17 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
                 let old = std::mem::replace(&mut current.password_hash, new_hash.clone());
                 current.password_history.insert(0, old);
                 current.password_history.truncate(PASSWORD_HISTORY);
-                Ok((Update::Set(current), ()))
+                current.session_epoch += 1;
+                let epoch = current.session_epoch;
+                Ok((Update::Set(current), epoch))
             }
             _ => Err(Problem::new(ProblemKind::Conflict)
                 .with_detail("the password changed during this request; try again")),
         },
     )??;
+    // The new epoch ends every other session, including sign-ins still running; the caller's
+    // session moves to it and goes on.
+    session::move_to_epoch(&context.store, &caller.session.id, new_epoch)?;
     // The lockout counters are keyed by email, and a new password clears a lock.
     clear_sign_in_lock(context, &caller.user)?;
     session::end_all(
@@ -566,6 +575,10 @@ pub async fn reset_password(context: &Context, request: Request) -> Result<Respo
         return Err(invalid());
     }
     let user = context.load_user(&reset.user)?.ok_or_else(invalid)?;
+    // A newer reset, or a password or role change since, voids this one.
+    if reset.serial != user.reset_serial || reset.epoch != user.session_epoch {
+        return Err(invalid());
+    }
     let email = context.email_of(&user)?;
     password::check_new_password(&body.new_password, user.has_second_factor(), &[&email])
         .map_err(|rejection| password_problem(rejection, "new_password"))?;
@@ -615,6 +628,7 @@ pub async fn reset_password(context: &Context, request: Request) -> Result<Respo
             let old = std::mem::replace(&mut current.password_hash, new_hash.clone());
             current.password_history.insert(0, old);
             current.password_history.truncate(PASSWORD_HISTORY);
+            current.session_epoch += 1;
             Ok((Update::Set(current), ()))
         },
     )??;

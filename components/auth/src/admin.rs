@@ -25,9 +25,9 @@ async fn admin(context: &Context, request: &Request) -> Result<Authenticated, Pr
             Problem::new(ProblemKind::Forbidden).with_detail("only administrators may do this")
         );
     }
-    if !caller.session.amr.iter().any(|method| method == "mfa") {
-        return Err(Problem::new(ProblemKind::StepUpRequired));
-    }
+    // Every administrative change is sensitive: it needs a second factor within the step-up
+    // window, not only at sign-in.
+    context.require_recent_second_factor(&caller)?;
     Ok(caller)
 }
 
@@ -164,6 +164,7 @@ pub async fn set_status(
                 return Err(Problem::new(ProblemKind::NotFound));
             };
             current.status = status;
+            current.session_epoch += 1;
             Ok((Update::Set(current), ()))
         })??;
     if !enable {
@@ -303,7 +304,7 @@ async fn change_member(
     let member = context
         .load_user(&user_id)?
         .ok_or_else(|| Problem::new(ProblemKind::NotFound).with_detail("no such account"))?;
-    if !matches!(member.role, Role::Clinician | Role::Patient) {
+    if add && !matches!(member.role, Role::Clinician | Role::Patient) {
         return Err(Problem::new(ProblemKind::Conflict)
             .with_detail("only clinicians and patients belong to care teams"));
     }
@@ -332,16 +333,19 @@ async fn change_member(
             let Some(mut current) = current else {
                 return Err(Problem::new(ProblemKind::NotFound));
             };
-            let list = if role == Role::Clinician {
-                &mut current.clinicians
+            if add {
+                let list = if role == Role::Clinician {
+                    &mut current.clinicians
+                } else {
+                    &mut current.patients
+                };
+                if !list.contains(&user_id) {
+                    list.push(user_id.clone());
+                }
             } else {
-                &mut current.patients
-            };
-            let present = list.contains(&user_id);
-            if add && !present {
-                list.push(user_id.clone());
-            } else if !add && present {
-                list.retain(|existing| existing != &user_id);
+                // Removal clears both lists, so a member whose role changed leaves cleanly.
+                current.clinicians.retain(|existing| existing != &user_id);
+                current.patients.retain(|existing| existing != &user_id);
             }
             Ok((Update::Set(current.clone()), current))
         },
@@ -404,11 +408,24 @@ pub async fn issue_reset(
         )
         .await?;
     let expires_at = context.now + context.settings.invitation_ttl_secs;
+    let serial =
+        context
+            .store
+            .update(&model::user_key(&id), "user", |current: Option<User>| {
+                let Some(mut current) = current else {
+                    return Err(Problem::new(ProblemKind::NotFound));
+                };
+                current.reset_serial += 1;
+                let issued = (current.reset_serial, current.session_epoch);
+                Ok((Update::Set(current), issued))
+            })??;
     let reset = model::PasswordReset {
         user: user.id.clone(),
         issued_by: caller.user.id.clone(),
         expires_at,
         used_at: None,
+        serial: serial.0,
+        epoch: serial.1,
     };
     context.store.set(
         &model::reset_key(&secret::hash(Purpose::PasswordReset, &token)),
@@ -452,6 +469,7 @@ pub async fn remove_second_factor(
                 return Err(Problem::new(ProblemKind::NotFound));
             };
             current.totp = None;
+            current.session_epoch += 1;
             current.totp_pending = None;
             current.recovery_codes.clear();
             Ok((Update::Set(current), ()))
@@ -505,6 +523,7 @@ pub async fn set_role(context: &Context, request: Request, id: &str) -> Result<R
                 return Err(Problem::new(ProblemKind::NotFound));
             };
             current.role = role;
+            current.session_epoch += 1;
             Ok((Update::Set(current), ()))
         })??;
     session::end_all(&context.store, &id, None, context.now, EndReason::Revoked)?;

@@ -155,7 +155,7 @@ impl Context {
                 .with_detail("enrol a second factor before using the portal"));
         }
         let user = self.load_user(&token.user)?.ok_or_else(ended)?;
-        if user.status != AccountStatus::Active {
+        if user.status != AccountStatus::Active || session.epoch != user.session_epoch {
             return Err(ended());
         }
         Ok(Authenticated { session, user })
@@ -238,22 +238,41 @@ impl Context {
         }
     }
 
-    /// Counts a wrong password or code given by a signed-in caller (step-up, password change,
-    /// enrolment). After [`MAX_REAUTH_FAILURES`] the session ends, so a stolen session cannot
-    /// guess its way to a fresh `auth_time`. Returns the problem to answer with.
+    /// Takes a number for a password or code check by a signed-in caller (step-up, password
+    /// change, enrolment) before the check runs, so parallel guesses cannot all get in. Past
+    /// [`MAX_REAUTH_FAILURES`] the session ends, so a stolen session cannot guess its way to a
+    /// fresh `auth_time`.
+    pub async fn begin_reauthentication(&self, caller: &Authenticated) -> Result<(), Problem> {
+        let failures = self.store.increment(&reauth_key(caller), 1)?;
+        if failures > MAX_REAUTH_FAILURES {
+            return Err(self.end_guessing_session(caller).await);
+        }
+        Ok(())
+    }
+
+    /// Gives back the number taken by [`Self::begin_reauthentication`] after a right answer.
+    pub fn reauthentication_passed(&self, caller: &Authenticated) -> Result<(), Problem> {
+        self.store.increment(&reauth_key(caller), -1)?;
+        Ok(())
+    }
+
+    /// Keeps the number after a wrong answer; the last allowed failure ends the session.
+    /// Returns the problem to answer with.
     pub async fn reauthentication_failed(
         &self,
         caller: &Authenticated,
         problem: Problem,
     ) -> Problem {
-        let key = format!("reauth-fail:{}", caller.session.id.as_str());
-        let failures = match self.store.increment(&key, 1) {
-            Ok(failures) => failures,
-            Err(error) => return Problem::from(error),
-        };
-        if failures < MAX_REAUTH_FAILURES {
-            return problem;
+        match self.store.counter(&reauth_key(caller)) {
+            Ok(failures) if failures >= MAX_REAUTH_FAILURES => {
+                self.end_guessing_session(caller).await
+            }
+            Ok(_) => problem,
+            Err(error) => Problem::from(error),
         }
+    }
+
+    async fn end_guessing_session(&self, caller: &Authenticated) -> Problem {
         if let Err(problem) = crate::session::end_session(
             &self.store,
             &caller.session.id,
@@ -287,6 +306,10 @@ impl Context {
                 .with_detail("sign in again to confirm it is you, then retry"))
         }
     }
+}
+
+fn reauth_key(caller: &Authenticated) -> String {
+    format!("reauth-fail:{}", caller.session.id.as_str())
 }
 
 fn ended() -> Problem {

@@ -92,11 +92,13 @@ pub async fn confirm_totp(context: &Context, request: Request) -> Result<Respons
             .sealer
             .open("totp", caller.user.id.as_str(), &decode(&pending.secret)?)?;
     let secret = TotpSecret::from_bytes(&secret_bytes);
+    context.begin_reauthentication(&caller).await?;
     let Some(step) = totp::verify(&secret, &code, context.now, None) else {
         let problem = Problem::invalid_field("totp_code")
             .with_detail("the code is not correct; check the time on your device");
         return Err(context.reauthentication_failed(&caller, problem).await);
     };
+    context.reauthentication_passed(&caller)?;
     let codes =
         secret::new_recovery_codes().map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
     let hashes: Vec<String> = codes
@@ -192,10 +194,18 @@ pub async fn step_up(context: &Context, request: Request) -> Result<Response, Pr
         return Err(Problem::new(ProblemKind::Conflict)
             .with_detail("enrol a second factor before stepping up"));
     }
+    let code_given = body.totp_code.is_some() || body.recovery_code.is_some();
+    if code_given {
+        context.begin_reauthentication(&caller).await?;
+    }
     let method = match login::second_factor(context, &caller.user, &body).await {
-        Ok(method) => method,
+        Ok(method) => {
+            if code_given {
+                context.reauthentication_passed(&caller)?;
+            }
+            method
+        }
         Err(problem) => {
-            let code_given = body.totp_code.is_some() || body.recovery_code.is_some();
             let problem = if code_given {
                 context.reauthentication_failed(&caller, problem).await
             } else {

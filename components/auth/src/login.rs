@@ -35,8 +35,9 @@ fn invalid_credentials() -> Problem {
 }
 
 fn throttled(retry_after: i64) -> Problem {
-    Problem::rate_limited(u64::try_from(retry_after.max(1)).unwrap_or(1))
-        .with_detail("too many failed sign-ins; wait before trying again")
+    Problem::rate_limited(u64::try_from(retry_after.max(1)).unwrap_or(1)).with_detail(
+        "too many sign-in attempts for this account or address; wait before trying again",
+    )
 }
 
 fn locked() -> Problem {

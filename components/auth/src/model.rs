@@ -113,6 +113,14 @@ pub struct User {
     pub known_devices: Vec<String>,
     /// Creation time, Unix seconds.
     pub created_at: i64,
+    /// Raised by every change that must end the account's sessions (password, role, factor
+    /// removal). A session records the value at sign-in and is dead once they differ, which
+    /// also catches a sign-in that was still running when the change was made.
+    #[serde(default)]
+    pub session_epoch: u64,
+    /// Raised by each password reset issued, so only the newest reset works.
+    #[serde(default)]
+    pub reset_serial: u64,
 }
 
 impl core::fmt::Debug for User {
@@ -180,6 +188,9 @@ pub struct Session {
     /// Time of the last rotation.
     #[serde(default)]
     pub rotated_at: i64,
+    /// The account's `session_epoch` when the session began.
+    #[serde(default)]
+    pub epoch: u64,
     /// Set when the session may only enrol a second factor (staff who have none yet).
     #[serde(default)]
     pub enrolment_only: bool,
@@ -262,6 +273,12 @@ pub struct PasswordReset {
     /// Set once used.
     #[serde(default)]
     pub used_at: Option<i64>,
+    /// The account's `reset_serial` when issued; a newer reset replaces this one.
+    #[serde(default)]
+    pub serial: u64,
+    /// The account's `session_epoch` when issued; a password or role change voids the reset.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// A care team.

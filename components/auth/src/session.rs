@@ -53,6 +53,7 @@ pub async fn create(
         refresh_generation: 0,
         previous_refresh_hash: None,
         rotated_at: context.now,
+        epoch: user.session_epoch,
         enrolment_only,
         ended: None,
     };
@@ -184,6 +185,22 @@ pub fn end_session(
     )?
 }
 
+/// Moves a session to the account's new `session_epoch`, so it survives the change that raised
+/// the epoch (the caller's own session during a password change).
+pub fn move_to_epoch(store: &Store, session: &SessionId, epoch: u64) -> Result<(), Problem> {
+    store.update(
+        &model::session_key(session),
+        "session",
+        |current: Option<Session>| match current {
+            Some(mut record) => {
+                record.epoch = epoch;
+                Ok::<_, Problem>((Update::Set(record), ()))
+            }
+            None => Ok((Update::Keep, ())),
+        },
+    )?
+}
+
 /// Ends every live session of `user` except `keep`. Returns how many ended.
 pub fn end_all(
     store: &Store,
@@ -241,7 +258,10 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
         return Err(refused());
     }
     let user = context.load_user(&session.user)?.ok_or_else(refused)?;
-    if user.status != AccountStatus::Active || !context.session_usable(&session) {
+    if user.status != AccountStatus::Active
+        || !context.session_usable(&session)
+        || session.epoch != user.session_epoch
+    {
         return Err(refused());
     }
 
@@ -306,9 +326,22 @@ pub async fn refresh(context: &Context, request: Request) -> Result<Response, Pr
         Outcome2::Ended => Err(refused()),
         // The same device sent the token twice at once (a retry or a second tab); the other
         // request holds the new tokens and the session goes on.
-        Outcome2::RaceLost => Err(Problem::new(ProblemKind::Conflict).with_detail(
-            "this refresh token was just replaced by a parallel request; use the newest tokens",
-        )),
+        Outcome2::RaceLost => {
+            // Recorded, because a thief holding the device key who refreshed first would look
+            // the same to the owner's device.
+            context
+                .audit(
+                    Context::actor(&user),
+                    AuditAction::RefreshReuseDetected,
+                    (EntityType::Session, session.id.as_str()),
+                    Outcome::MinorFailure,
+                    Some("refresh_race"),
+                )
+                .await?;
+            Err(Problem::new(ProblemKind::Conflict).with_detail(
+                "this refresh token was just replaced by a parallel request; use the newest tokens",
+            ))
+        }
         Outcome2::Reused => {
             eprintln!("refresh token reuse detected; session revoked");
             context
@@ -475,7 +508,7 @@ pub async fn introspect(id: &str) -> Response {
         let Some(user) = store.get::<User>(&model::user_key(&session.user), "user")? else {
             return Ok(None);
         };
-        if user.status != AccountStatus::Active {
+        if user.status != AccountStatus::Active || session.epoch != user.session_epoch {
             return Ok(None);
         }
         if now - session.last_seen_at >= LAST_SEEN_GRANULARITY_SECS {
@@ -506,17 +539,29 @@ pub async fn introspect(id: &str) -> Response {
     }
 }
 
-/// The care teams `user` belongs to now, reading each team record named by the user's team
-/// list and keeping only those that still list the user.
+/// The care teams `user` belongs to now: each team named by the user's team list that still
+/// lists the user among its clinicians (for clinicians) or patients (for patients).
 pub fn current_teams(store: &Store, user: &UserId) -> Result<Vec<CareTeamId>, Problem> {
+    let Some(record) = store.get::<User>(&model::user_key(user), "user")? else {
+        return Ok(Vec::new());
+    };
     let hints: Vec<CareTeamId> = store
         .get(&model::user_teams_key(user), "team list")?
         .unwrap_or_default();
     let mut teams = Vec::new();
     for team_id in hints {
-        if let Some(team) = store.get::<CareTeam>(&model::care_team_key(&team_id), "care team")?
-            && (team.clinicians.contains(user) || team.patients.contains(user))
-        {
+        let Some(team) = store.get::<CareTeam>(&model::care_team_key(&team_id), "care team")?
+        else {
+            continue;
+        };
+        // Membership counts only in the list that matches the user's role now, so a role
+        // change never turns a patient's assignment into clinician access.
+        let member = match record.role {
+            portal_policy::Role::Clinician => team.clinicians.contains(user),
+            portal_policy::Role::Patient => team.patients.contains(user),
+            _ => false,
+        };
+        if member {
             teams.push(team_id);
         }
     }
