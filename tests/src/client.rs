@@ -213,6 +213,23 @@ impl Client {
         }
     }
 
+    /// Sends a GET with credentials and returns the status and the body as text, for
+    /// responses that are not JSON.
+    pub async fn send_text(&self, path: &str) -> (u16, String) {
+        let url = format!("{}{path}", self.base);
+        let origin = self.proof_origin.as_deref().unwrap_or(&self.base);
+        let proof_url = format!("{origin}{}", path.split('?').next().unwrap_or(path));
+        let token = self.access_token.as_deref();
+        let proof = self.key.proof("GET", &proof_url, self.clock.now(), token);
+        let mut request = self.http.get(&url).header("dpop", proof);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("DPoP {token}"));
+        }
+        let response = request.send().await.expect("portal reachable");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
     /// The current TOTP code, as an authenticator app shows it.
     pub fn totp_code(&self) -> String {
         let secret = self.totp.as_ref().expect("TOTP enrolled");

@@ -29,6 +29,12 @@ pub async fn public_role(request: Request, path: &str) -> Response {
         (&Method::GET, "/checkpoint") => checkpoint().await,
         (&Method::GET, "/proof/inclusion") => inclusion(&request).await,
         (&Method::GET, "/proof/consistency") => consistency(&request).await,
+        (&Method::GET, "/events") => crate::query::search(&request)
+            .await
+            .unwrap_or_else(|problem| portal_spin::problem(&problem)),
+        (&Method::GET, "/export") => crate::query::export(&request)
+            .await
+            .unwrap_or_else(|problem| portal_spin::problem(&problem)),
         _ => portal_spin::not_found(),
     }
 }
@@ -101,14 +107,17 @@ async fn ingest(request: Request) -> Response {
     match log.append(&entry).await {
         // The leaf hash is the sender's receipt: with an inclusion proof it shows the entry is
         // in any later checkpoint.
-        Ok(appended) => portal_spin::json(
-            StatusCode::CREATED,
-            &serde_json::json!({
-                "index": appended.index,
-                "received_at_ms": received_at_ms,
-                "leaf_hash": Base64::encode_string(&portal_auditlog::leaf_hash(&entry)),
-            }),
-        ),
+        Ok(appended) => {
+            crate::query::index_event(appended.index, &event);
+            portal_spin::json(
+                StatusCode::CREATED,
+                &serde_json::json!({
+                    "index": appended.index,
+                    "received_at_ms": received_at_ms,
+                    "leaf_hash": Base64::encode_string(&portal_auditlog::leaf_hash(&entry)),
+                }),
+            )
+        }
         Err(error) => portal_spin::problem(&log_problem(&error, "body")),
     }
 }
