@@ -223,3 +223,128 @@ async fn checkpoint_signed_by_another_key_is_refused() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(other.verify(&note, ORIGIN).is_err());
 }
+
+/// Reads the rule names of stored alerts, in order, from the audit store's SQLite file.
+fn stored_alert_rules(host: &Host) -> Vec<String> {
+    let connection = rusqlite::Connection::open(host.state_dir.path().join("audit.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut statement = connection
+        .prepare("SELECT value FROM spin_key_value WHERE store = 'audit' AND key LIKE 'alert:%'")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut alerts: Vec<(i64, String)> = statement
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .map(|alert| {
+            (
+                alert["id"].as_i64().unwrap_or_default(),
+                alert["rule"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    alerts.sort();
+    alerts.into_iter().map(|(_, rule)| rule).collect()
+}
+
+fn clinician_event(request: &str, patient: &str, outcome: Outcome, reason: &str) -> AuditEvent {
+    AuditEvent {
+        actor: AuditActor::User {
+            id: UserId::new("user-busy").unwrap_or_else(|e| panic!("{e:?}")),
+            role: Role::Clinician,
+        },
+        on_behalf_of: None,
+        action: AuditAction::ThreadRead,
+        entity: Entity {
+            kind: EntityType::Thread,
+            id: format!("thread-{patient}"),
+        },
+        patient: Some(PatientId::new(patient).unwrap_or_else(|e| panic!("{e:?}"))),
+        outcome,
+        claimed_time_ms: 1_764_000_000_000,
+        source_address: None,
+        purpose: PurposeOfUse::Treatment,
+        component: Component::Messaging,
+        request_id: RequestId::new(request).unwrap_or_else(|e| panic!("{e:?}")),
+        reason: Some(reason.into()),
+        justification: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alert_rules_fire_past_their_thresholds_and_not_before() {
+    let host = audit_host();
+    let send = |event: AuditEvent| {
+        let host = &host;
+        async move {
+            let (status, body) =
+                ingest(host, event.to_json().unwrap_or_else(|e| panic!("{e}"))).await;
+            assert_eq!(status, 201, "{body}");
+        }
+    };
+    // The fixture allows 2 distinct patients per actor per hour.
+    for (request, patient) in [("r1", "p-1"), ("r2", "p-2"), ("r3", "p-2")] {
+        send(clinician_event(
+            request,
+            patient,
+            Outcome::Success,
+            "care_team_member",
+        ))
+        .await;
+    }
+    assert_eq!(
+        stored_alert_rules(&host),
+        Vec::<String>::new(),
+        "two distinct patients is the limit"
+    );
+    send(clinician_event(
+        "r4",
+        "p-3",
+        Outcome::Success,
+        "care_team_member",
+    ))
+    .await;
+    assert_eq!(stored_alert_rules(&host), ["excessive_record_views"]);
+    send(clinician_event(
+        "r5",
+        "p-4",
+        Outcome::Success,
+        "care_team_member",
+    ))
+    .await;
+    assert_eq!(
+        stored_alert_rules(&host),
+        ["excessive_record_views"],
+        "it fires once per hour"
+    );
+
+    send(clinician_event(
+        "r6",
+        "p-5",
+        Outcome::MinorFailure,
+        "not_on_care_team",
+    ))
+    .await;
+    assert_eq!(
+        stored_alert_rules(&host),
+        ["excessive_record_views", "access_outside_care_team"]
+    );
+
+    let mut glass = clinician_event("r7", "p-6", Outcome::Success, "break_the_glass");
+    glass.action = AuditAction::BreakTheGlass;
+    glass.entity = Entity {
+        kind: EntityType::Patient,
+        id: "p-6".into(),
+    };
+    glass.purpose = PurposeOfUse::EmergencyTreatment;
+    glass.justification = Some("Unconscious patient in the emergency department".into());
+    send(glass).await;
+    assert_eq!(
+        stored_alert_rules(&host),
+        [
+            "excessive_record_views",
+            "access_outside_care_team",
+            "break_the_glass"
+        ]
+    );
+}

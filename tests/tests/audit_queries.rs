@@ -319,3 +319,153 @@ async fn exports_verify_offline_and_are_recorded() {
     assert_eq!(stale.status, 401);
     assert_eq!(stale.problem_type(), "step-up-required");
 }
+
+fn rules(reply: &Value) -> Vec<String> {
+    let mut rules: Vec<String> = reply["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| alert["rule"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    rules.sort();
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_export_and_reuse_alerts_fire_past_their_thresholds() {
+    let sink = portal_e2e::sink::Sink::start().await.expect("sink");
+    let (url, origin) = (sink.url(), sink.origin());
+    let portal = Portal::start_with(
+        &[
+            ("bootstrap_secret", BOOTSTRAP),
+            ("alert_failed_sign_ins", "3"),
+            ("alert_exports_per_day", "1"),
+            ("login_free_attempts", "50"),
+            ("alert_webhook_url", url.as_str()),
+            ("alert_webhook_origin", origin.as_str()),
+        ],
+        true,
+    )
+    .await
+    .expect("portal");
+    let clock = Clock::default();
+    let base = portal.url("");
+    let mut admin = Client::new(&base, &clock);
+    let created = admin
+        .send("POST", "/auth/bootstrap", Some(json!({ "bootstrap_secret": BOOTSTRAP, "email": "root@example.org", "password": PASSWORD })))
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(admin.login("root@example.org", PASSWORD).await.status, 200);
+    assert_eq!(admin.enrol_totp().await.status, 200);
+    let officer = staff(
+        &portal,
+        &clock,
+        &admin,
+        "audit@example.org",
+        "compliance_officer",
+    )
+    .await;
+    let mut ann = patient(&portal, &clock, "ann@example.org").await;
+
+    let denied = ann.send("GET", "/audit/alerts", None).await;
+    assert_eq!(denied.status, 403);
+
+    let mut guesser = Client::new(&base, &clock);
+    for _ in 0..3 {
+        assert_eq!(
+            guesser
+                .login("ann@example.org", "not the password at all")
+                .await
+                .status,
+            401
+        );
+    }
+    let none = officer.send("GET", "/audit/alerts", None).await;
+    assert_eq!(none.status, 200, "{:?}", none.body);
+    assert_eq!(
+        rules(&none.body),
+        Vec::<String>::new(),
+        "three failures is the limit"
+    );
+    assert_eq!(
+        guesser
+            .login("ann@example.org", "not the password at all")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        guesser
+            .login("ann@example.org", "not the password at all")
+            .await
+            .status,
+        401
+    );
+    let burst = officer.send("GET", "/audit/alerts", None).await;
+    assert_eq!(
+        rules(&burst.body),
+        [
+            "failed_sign_in_burst_account",
+            "failed_sign_in_burst_address"
+        ],
+        "each fires once in its window"
+    );
+
+    // A rotated refresh token used again after the race window.
+    let old = ann.refresh_token.clone().expect("refresh token");
+    assert_eq!(ann.refresh().await.status, 200);
+    clock.advance(&base, 11).await;
+    let reuse = ann
+        .send("POST", "/auth/token", Some(json!({ "refresh_token": old })))
+        .await;
+    assert_eq!(reuse.status, 401);
+
+    // One export a day is the limit.
+    let note = reqwest::get(portal.url("/audit/checkpoint"))
+        .await
+        .expect("reply")
+        .text()
+        .await
+        .expect("note");
+    let size: u64 = note.lines().nth(1).expect("size").parse().expect("size");
+    assert_eq!(
+        officer
+            .send_text(&format!("/audit/export?size={size}"))
+            .await
+            .0,
+        200
+    );
+    let after_one = officer.send("GET", "/audit/alerts", None).await;
+    assert!(!rules(&after_one.body).contains(&"mass_exports".to_owned()));
+    assert_eq!(
+        officer
+            .send_text(&format!("/audit/export?size={size}"))
+            .await
+            .0,
+        200
+    );
+    let after_two = officer.send("GET", "/audit/alerts", None).await;
+    assert_eq!(
+        rules(&after_two.body),
+        [
+            "failed_sign_in_burst_account",
+            "failed_sign_in_burst_address",
+            "mass_exports",
+            "refresh_token_reuse"
+        ]
+    );
+
+    // The webhook got ids and rule names only.
+    let received = sink.received();
+    assert_eq!(received.len(), 4, "{received:?}");
+    for alert in &received {
+        let mut keys: Vec<&str> = alert
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["alert_id", "event_index", "rule"]);
+    }
+}

@@ -14,6 +14,7 @@
 //! TODO: verify a service token on ingest, for deployments where the other components call
 //! this one over HTTPS instead of chaining.
 
+mod alerts;
 mod query;
 mod routes;
 

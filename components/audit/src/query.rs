@@ -423,3 +423,44 @@ pub async fn export(request: &Request) -> Result<Response, Problem> {
         }),
     ))
 }
+
+/// `GET /audit/alerts`: stored alerts, newest first, for compliance officers. `limit` up to
+/// 100 and `cursor` from the previous page. The read is recorded.
+pub async fn alerts(request: &Request) -> Result<Response, Problem> {
+    let store = Store::open(STORE)?;
+    let caller = caller(request, &store).await?;
+    if caller.role != Role::ComplianceOfficer {
+        return Err(Problem::new(ProblemKind::Forbidden)
+            .with_detail("only compliance officers may read alerts"));
+    }
+    let limit = match portal_spin::edge::query(request, "limit") {
+        None => 50,
+        Some(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| Problem::invalid_field("limit").with_limit(MAX_PAGE as u64))?,
+    };
+    let cursor = portal_spin::edge::query(request, "cursor")
+        .map(|value| {
+            value
+                .parse::<i64>()
+                .map_err(|_| Problem::invalid_field("cursor"))
+        })
+        .transpose()?;
+    let (alerts, next) = crate::alerts::list(&store, cursor, limit)?;
+    record_read(
+        &caller,
+        AuditAction::AuditQueried,
+        Entity {
+            kind: EntityType::AuditLog,
+            id: "alerts".to_owned(),
+        },
+        None,
+    )
+    .await?;
+    Ok(portal_spin::json_no_store(
+        StatusCode::OK,
+        &serde_json::json!({ "alerts": alerts, "next_cursor": next }),
+    ))
+}

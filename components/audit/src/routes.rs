@@ -32,6 +32,9 @@ pub async fn public_role(request: Request, path: &str) -> Response {
         (&Method::GET, "/events") => crate::query::search(&request)
             .await
             .unwrap_or_else(|problem| portal_spin::problem(&problem)),
+        (&Method::GET, "/alerts") => crate::query::alerts(&request)
+            .await
+            .unwrap_or_else(|problem| portal_spin::problem(&problem)),
         (&Method::GET, "/export") => crate::query::export(&request)
             .await
             .unwrap_or_else(|problem| portal_spin::problem(&problem)),
@@ -109,6 +112,7 @@ async fn ingest(request: Request) -> Response {
         // in any later checkpoint.
         Ok(appended) => {
             crate::query::index_event(appended.index, &event);
+            crate::alerts::evaluate(appended.index, &event, received_at_ms as i64).await;
             portal_spin::json(
                 StatusCode::CREATED,
                 &serde_json::json!({
