@@ -348,3 +348,39 @@ async fn alert_rules_fire_past_their_thresholds_and_not_before() {
         ]
     );
 }
+
+/// Runs one statement against the audit store's SQLite file, as someone with write access to
+/// the store would.
+fn tamper(host: &Host, statement: &str) {
+    let connection = rusqlite::Connection::open(host.state_dir.path().join("audit.db"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    connection
+        .execute(statement, [])
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_that_no_longer_extends_its_last_checkpoint_is_not_signed() {
+    let host = audit_host();
+    for request in ["c1", "c2", "c3"] {
+        let (status, body) = ingest(&host, event(request)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(checkpoint(&host).await.size, 3);
+    let (status, _) = ingest(&host, event("c4")).await;
+    assert_eq!(status, 201);
+    assert_eq!(checkpoint(&host).await.size, 4, "a grown log is signed");
+
+    // Dropping the head makes the log look empty: a rollback below the signed size.
+    tamper(
+        &host,
+        "DELETE FROM spin_key_value WHERE store = 'audit' AND key = 'log/head'",
+    );
+    let response = client()
+        .get(host.url("/audit/checkpoint"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(host.log().contains("does not extend its last checkpoint"));
+}

@@ -126,10 +126,23 @@ async fn ingest(request: Request) -> Response {
     }
 }
 
-/// Signs the current tree head as a C2SP checkpoint.
+/// The last checkpoint this component signed: its size and root.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Published {
+    size: u64,
+    root: String,
+}
+
+/// Key of the last signed checkpoint's size and root.
+const PUBLISHED_KEY: &str = "checkpoint:latest";
+
+/// Signs the current tree head as a C2SP checkpoint, only if the log still extends the last
+/// checkpoint signed: a head that is smaller, or whose tree does not contain the last one
+/// (checked with a consistency proof), means the store was rolled back or rewritten, and is
+/// refused. Each signed note is also kept under a write-once key of its size.
 ///
-/// TODO: sign only heads consistent with the last published checkpoint. Until checkpoints go
-/// to a write-once archive, a store writer could rewrite history and have it signed.
+/// TODO: the last checkpoint lives in the same store, so a writer who can rewrite the log can
+/// rewrite it too; checkpoints still need to go to write-once object storage or witnesses.
 async fn checkpoint() -> Response {
     let signer = match checkpoint_signer().await {
         Ok(signer) => signer,
@@ -139,6 +152,12 @@ async fn checkpoint() -> Response {
         Ok(origin) => origin,
         Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable)),
     };
+    // The last published checkpoint is read before the head: heads only grow, so a head read
+    // afterwards is at least as large, even while other requests append and publish.
+    let last = match load_published() {
+        Ok(last) => last,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
     let head = match open_log() {
         Ok(log) => log.tree_head().await,
         Err(problem) => return portal_spin::problem(&problem),
@@ -147,6 +166,9 @@ async fn checkpoint() -> Response {
         Ok(head) => head,
         Err(error) => return portal_spin::problem(&log_problem(&error, "size")),
     };
+    if let Err(problem) = check_extends_published(&head, last).await {
+        return portal_spin::problem(&problem);
+    }
     let checkpoint = Checkpoint {
         origin,
         size: head.size,
@@ -154,6 +176,9 @@ async fn checkpoint() -> Response {
     };
     match signer.sign(&checkpoint) {
         Ok(note) => {
+            if let Err(problem) = record_published(&head, &note) {
+                return portal_spin::problem(&problem);
+            }
             let mut response = http::Response::new(spin_sdk::http::FullBody::new(note.into()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -163,6 +188,72 @@ async fn checkpoint() -> Response {
         }
         Err(_) => portal_spin::problem(&Problem::new(ProblemKind::Internal)),
     }
+}
+
+/// Reads the last signed checkpoint's size and root.
+fn load_published() -> Result<Option<Published>, Problem> {
+    let store = portal_spin::kv::Store::open(STORE)?;
+    Ok(store.get::<Published>(PUBLISHED_KEY, "published checkpoint")?)
+}
+
+/// Refuses a head that does not extend `last`, the last signed checkpoint.
+async fn check_extends_published(
+    head: &portal_auditlog::TreeHead,
+    last: Option<Published>,
+) -> Result<(), Problem> {
+    let Some(last) = last else {
+        return Ok(());
+    };
+    let last_root: [u8; 32] = Base64::decode_vec(&last.root)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| log_problem(&LogError::Corrupt("published checkpoint"), "size"))?;
+    let rewritten = || {
+        log_problem(
+            &LogError::Corrupt("the log does not extend its last checkpoint"),
+            "size",
+        )
+    };
+    if head.size < last.size || (head.size == last.size && head.root != last_root) {
+        return Err(rewritten());
+    }
+    if head.size > last.size && last.size > 0 {
+        let proof = open_log()?
+            .consistency_proof(last.size, head.size)
+            .await
+            .map_err(|error| log_problem(&error, "size"))?;
+        portal_merkle::verify_consistency(last.size, head.size, &last_root, &head.root, &proof)
+            .map_err(|_| rewritten())?;
+    }
+    Ok(())
+}
+
+/// Records a signed checkpoint: the note under a write-once key of its size, and the size and
+/// root as the latest, which only ever grows.
+fn record_published(head: &portal_auditlog::TreeHead, note: &str) -> Result<(), Problem> {
+    let store = portal_spin::kv::Store::open(STORE)?;
+    store.insert_new(&format!("checkpoint:{}", head.size), &note)?;
+    let published = Published {
+        size: head.size,
+        root: Base64::encode_string(&head.root),
+    };
+    store.update(
+        PUBLISHED_KEY,
+        "published checkpoint",
+        |current: Option<Published>| match current {
+            Some(current) if current.size >= published.size => {
+                Ok::<_, Problem>((portal_spin::kv::Update::Keep, ()))
+            }
+            _ => Ok((
+                portal_spin::kv::Update::Set(Published {
+                    size: published.size,
+                    root: published.root.clone(),
+                }),
+                (),
+            )),
+        },
+    )??;
+    Ok(())
 }
 
 async fn checkpoint_signer() -> Result<CheckpointSigner, Problem> {
