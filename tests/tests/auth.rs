@@ -680,7 +680,11 @@ async fn admins_bootstrap_invite_manage_teams_and_disable_accounts() {
 
     // Disabling ends the clinician's sessions everywhere at once.
     let found = admin
-        .send("GET", "/auth/users?email=dr.lee%40example.org", None)
+        .send(
+            "POST",
+            "/auth/users/search",
+            Some(json!({ "email": "dr.lee@example.org" })),
+        )
         .await;
     assert_eq!(found.body["user_id"], clinician_id.as_str());
     assert_eq!(
@@ -1648,4 +1652,39 @@ async fn admin_changes_need_a_recent_second_factor_and_only_the_newest_reset_wor
         )
         .await;
     assert_eq!(invite.status, 201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registration_is_limited_per_address() {
+    let (portal, clock) = start(&[("register_address_limit", "2")]).await;
+    let client = Client::new(&base(&portal), &clock);
+    for email in ["fox@example.org", "gil@example.org"] {
+        let reply = client
+            .send(
+                "POST",
+                "/auth/register",
+                Some(json!({ "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{:?}", reply.body);
+    }
+    let third = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "hub@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(third.status, 429);
+    assert!(third.headers.contains_key("retry-after"));
+
+    clock.advance(&base(&portal), 16 * 60).await;
+    let later = client
+        .send(
+            "POST",
+            "/auth/register",
+            Some(json!({ "email": "hub@example.org", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(later.status, 202, "a new window allows it again");
 }

@@ -96,6 +96,31 @@ async fn create_user(
     Ok(Some(user))
 }
 
+/// Checks a new password for `user` against the rules and the last five passwords, and
+/// returns its hash. Problems name the `new_password` field.
+fn new_password_hash(
+    context: &Context,
+    hasher: &PasswordHasher,
+    user: &User,
+    new_password: &str,
+) -> Result<String, Problem> {
+    let email = context.email_of(user)?;
+    password::check_new_password(new_password, user.has_second_factor(), &[&email])
+        .map_err(|rejection| password_problem(rejection, "new_password"))?;
+    let recent = std::iter::once(&user.password_hash).chain(user.password_history.iter());
+    for old in recent {
+        let verification = hasher
+            .verify(new_password, old)
+            .map_err(|_| Problem::new(ProblemKind::Internal))?;
+        if verification != Verification::Mismatch {
+            return Err(password_problem(PasswordRejection::Reused, "new_password"));
+        }
+    }
+    hasher
+        .hash(new_password)
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))
+}
+
 /// Removes an account created in this request whose audit event could not be recorded, so
 /// nothing unaudited remains: the email index first, so the address is free again.
 fn undo_create(context: &Context, user: &User) -> Result<(), Problem> {
@@ -407,27 +432,7 @@ pub async fn change_password(context: &Context, request: Request) -> Result<Resp
         return Err(context.reauthentication_failed(&caller, wrong()).await);
     }
     context.reauthentication_passed(&caller)?;
-    let email = context.email_of(&caller.user)?;
-    password::check_new_password(
-        &body.new_password,
-        caller.user.has_second_factor(),
-        &[&email],
-    )
-    .map_err(|rejection| password_problem(rejection, "new_password"))?;
-    let recent =
-        std::iter::once(&caller.user.password_hash).chain(caller.user.password_history.iter());
-    for old in recent {
-        if hasher
-            .verify(&body.new_password, old)
-            .map_err(|_| Problem::new(ProblemKind::Internal))?
-            != Verification::Mismatch
-        {
-            return Err(password_problem(PasswordRejection::Reused, "new_password"));
-        }
-    }
-    let new_hash = hasher
-        .hash(&body.new_password)
-        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    let new_hash = new_password_hash(context, &hasher, &caller.user, &body.new_password)?;
     // Privileged change: recorded before it is made.
     context
         .audit(
@@ -579,23 +584,8 @@ pub async fn reset_password(context: &Context, request: Request) -> Result<Respo
     if reset.serial != user.reset_serial || reset.epoch != user.session_epoch {
         return Err(invalid());
     }
-    let email = context.email_of(&user)?;
-    password::check_new_password(&body.new_password, user.has_second_factor(), &[&email])
-        .map_err(|rejection| password_problem(rejection, "new_password"))?;
     let hasher = hasher(context)?;
-    let recent = std::iter::once(&user.password_hash).chain(user.password_history.iter());
-    for old in recent {
-        if hasher
-            .verify(&body.new_password, old)
-            .map_err(|_| Problem::new(ProblemKind::Internal))?
-            != Verification::Mismatch
-        {
-            return Err(password_problem(PasswordRejection::Reused, "new_password"));
-        }
-    }
-    let new_hash = hasher
-        .hash(&body.new_password)
-        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    let new_hash = new_password_hash(context, &hasher, &user, &body.new_password)?;
     context
         .audit(
             Context::actor(&user),

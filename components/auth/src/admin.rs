@@ -96,14 +96,20 @@ pub async fn invite(context: &Context, request: Request) -> Result<Response, Pro
     ))
 }
 
-/// `GET /auth/users?email=...`: finds an account by email through the blind index.
+#[derive(Deserialize)]
+struct FindBody {
+    email: String,
+}
+
+/// `POST /auth/users/search`: finds an account by email through the blind index. The email
+/// travels in the body, so it never appears in a URL or an access log.
 pub async fn find_user(context: &Context, request: Request) -> Result<Response, Problem> {
     admin(context, &request).await?;
-    let email = portal_spin::edge::query(&request, "email")
-        .ok_or_else(|| Problem::invalid_field("email"))?;
+    let body: FindBody =
+        portal_spin::edge::read_json(request, portal_spin::edge::MAX_JSON_BODY, &["email"]).await?;
     let index = context
         .sealer
-        .index(FieldKind::Email, &email)
+        .index(FieldKind::Email, &body.email)
         .map_err(|_| Problem::invalid_field("email"))?
         .to_base64url();
     let not_found =

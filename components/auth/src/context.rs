@@ -1,4 +1,4 @@
-//! What every request handler needs: the store, settings, keys, clock, and the caller.
+//! Per-request context for every handler: the store, settings, keys, clock, and the caller.
 
 use std::net::IpAddr;
 

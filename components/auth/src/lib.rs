@@ -87,7 +87,7 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::POST, ["totp", "confirm"]) => factors::confirm_totp(&context, request).await,
         (&Method::POST, ["step-up"]) => factors::step_up(&context, request).await,
         (&Method::POST, ["invitations"]) => admin::invite(&context, request).await,
-        (&Method::GET, ["users"]) => admin::find_user(&context, request).await,
+        (&Method::POST, ["users", "search"]) => admin::find_user(&context, request).await,
         (&Method::POST, ["users", id, "disable"]) => {
             admin::set_status(&context, request, id, false).await
         }

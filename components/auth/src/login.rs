@@ -28,7 +28,7 @@ struct LoginBody {
 
 const LOGIN_FIELDS: &[&str] = &["email", "password", "totp_code", "recovery_code"];
 
-/// The single answer for a wrong email, a wrong password and a disabled account.
+/// Returns the one problem used for a wrong email, a wrong password and a disabled account.
 fn invalid_credentials() -> Problem {
     Problem::new(ProblemKind::Unauthenticated)
         .with_detail("the email address or password is not correct")
@@ -208,7 +208,8 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
     Ok(session::token_response(context, &issued, &user))
 }
 
-/// The per-address failure counter for the current window, if the address is known.
+/// Returns the key of the per-address failure counter for the current window, if the
+/// address is known.
 fn address_window_key(context: &Context) -> Option<String> {
     let address = context.address?;
     let window = context.now.div_euclid(context.settings.address_window_secs);
@@ -307,7 +308,7 @@ fn release(
     Ok(())
 }
 
-/// The counter of checked failures next to an account's attempt counter.
+/// Returns the key of the checked-failure counter next to an account's attempt counter.
 pub fn confirmed_key(account_key: &str) -> String {
     format!("{account_key}:checked")
 }

@@ -75,7 +75,7 @@ pub fn verify_request(
     let method = request.method().as_str();
 
     let pending = verifier.verify_access(token, now).map_err(|error| {
-        eprintln!("access token refused: {error}");
+        eprintln!("access token rejected: {error}");
         Problem::from(error)
     })?;
     let replay = DeferredReplay::default();
@@ -88,7 +88,7 @@ pub fn verify_request(
             &replay,
         )
         .map_err(|error| {
-            eprintln!("DPoP proof refused: {error}");
+            eprintln!("DPoP proof rejected: {error}");
             Problem::from(error)
         })?;
     record_proof_use(store, &replay)?;
@@ -117,7 +117,7 @@ pub fn verify_bare_proof(
         &replay,
     )
     .map_err(|error| {
-        eprintln!("DPoP proof refused: {error}");
+        eprintln!("DPoP proof rejected: {error}");
         Problem::from(error)
     })?;
     record_proof_use(store, &replay)?;
@@ -147,7 +147,7 @@ fn record_proof_use(store: &Store, replay: &DeferredReplay) -> Result<(), Proble
     Ok(())
 }
 
-/// What auth's private session route reports about a live session.
+/// The state of a session as auth's private session route reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionState {
@@ -192,7 +192,7 @@ impl Caller {
     }
 }
 
-/// Asks the auth component whether `session` is live. Any failure to get an answer refuses
+/// Asks the auth component whether `session` is live. Any failure to get a response rejects
 /// the request (fail closed).
 pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<SessionState, Problem> {
     let url = format!(
@@ -205,7 +205,10 @@ pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<Sessio
         Problem::new(ProblemKind::ServiceUnavailable)
     })?;
     if response.status() != http::StatusCode::OK {
-        eprintln!("session check answered {}", response.status().as_u16());
+        eprintln!(
+            "session check returned status {}",
+            response.status().as_u16()
+        );
         return Err(Problem::new(ProblemKind::ServiceUnavailable));
     }
     let body = http_body_util::BodyExt::collect(response.into_body())
@@ -213,7 +216,7 @@ pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<Sessio
         .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?
         .to_bytes();
     serde_json::from_slice(&body).map_err(|_| {
-        eprintln!("session check answer malformed");
+        eprintln!("session check response is not valid JSON");
         Problem::new(ProblemKind::ServiceUnavailable)
     })
 }

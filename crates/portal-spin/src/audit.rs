@@ -21,7 +21,10 @@ pub async fn record(event: &AuditEvent) -> Result<(), Problem> {
     match spin_sdk::http::send(request).await {
         Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
         Ok(response) => {
-            eprintln!("audit ingest answered {}", response.status().as_u16());
+            eprintln!(
+                "audit ingest returned status {}",
+                response.status().as_u16()
+            );
             Err(unavailable())
         }
         Err(_) => {

@@ -46,7 +46,7 @@ pub async fn send(channel: Channel, destination: &str, text: &'static str) {
         match spin_sdk::http::send(request).await {
             Ok(response) if response.status().is_success() => return,
             Ok(response) => eprintln!(
-                "notification webhook answered {}",
+                "notification webhook returned status {}",
                 response.status().as_u16()
             ),
             Err(_) => eprintln!("notification webhook unreachable"),
