@@ -22,6 +22,7 @@ async fn main() -> anyhow::Result<()> {
         state_dir: state.path().to_path_buf(),
         limits: Limits::default(),
         danger_test_clock: false,
+        embedded_s3: true,
     })
     .await?;
     println!(

@@ -24,6 +24,7 @@ use crate::clock::TestClock;
 use crate::dependencies;
 use crate::kv::{self, KvState, StoreManager};
 use crate::manifest::Manifest;
+use crate::objects::EmbeddedS3;
 use crate::outbound::{AllowedHosts, OutboundHooks};
 use crate::problem;
 use crate::routes::{RouteMatch, Router};
@@ -58,6 +59,22 @@ impl Limits {
     pub const DEFAULT_MAX_INSTANCES: u32 = 256;
 }
 
+impl Limits {
+    /// Bytes of host memory a guest may make the host allocate in one call to an imported
+    /// function: enough for a component dependency call that carries a whole request body.
+    ///
+    /// NOTE: dependency calls are forwarded through the host as dynamic values, which cost
+    /// one `Val` (tens of bytes) per list element, so a 25 MiB upload passed to the sanitizer
+    /// makes the host allocate about 1 GiB for the duration of the call. Composing the
+    /// dependency into its importer at load time, as Spin does, would remove that copy.
+    pub fn hostcall_fuel(&self) -> usize {
+        let body = usize::try_from(self.max_request_body).unwrap_or(usize::MAX);
+        body.saturating_add(1 << 20)
+            .saturating_mul(size_of::<wasmtime::component::Val>())
+            .max(128 << 20)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -82,6 +99,9 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// Whether tests may move the guests' wall clock.
     pub danger_test_clock: bool,
+    /// Whether to start the embedded S3 endpoint when the manifest declares `s3_endpoint` and
+    /// nothing else sets it.
+    pub embedded_s3: bool,
 }
 
 /// A component ready to serve requests.
@@ -116,6 +136,7 @@ pub struct App {
     limits: Limits,
     clock: TestClock,
     danger_test_clock: bool,
+    embedded_s3: Option<EmbeddedS3>,
     this: Weak<App>,
 }
 
@@ -207,10 +228,32 @@ impl App {
             .unwrap_or_default();
         let runtime_config =
             RuntimeConfig::load(options.runtime_config.as_deref(), &options.state_dir)?;
-        let resolved =
-            Resolved::resolve(&manifest, &runtime_config.variables_providers, &|name| {
-                std::env::var(name).ok()
-            })?;
+        let environment = |name: &str| std::env::var(name).ok();
+        // The embedded S3 endpoint starts only for an application that declares `s3_endpoint`
+        // and whose operator named no endpoint of their own.
+        let mut embedded_s3 = if options.embedded_s3
+            && manifest.variables.contains_key("s3_endpoint")
+            && variables::provided(
+                "s3_endpoint",
+                &runtime_config.variables_providers,
+                &environment,
+            )
+            .is_none()
+        {
+            Some(EmbeddedS3::start(&options.state_dir.join("objects")).await?)
+        } else {
+            None
+        };
+        let host_defaults = embedded_s3
+            .as_ref()
+            .map(EmbeddedS3::variables)
+            .unwrap_or_default();
+        let resolved = Resolved::resolve(
+            &manifest,
+            &runtime_config.variables_providers,
+            &environment,
+            &host_defaults,
+        )?;
 
         let labels: HashSet<&String> = manifest
             .components
@@ -297,6 +340,7 @@ impl App {
                 limits: options.limits.clone(),
                 clock: clock.clone(),
                 danger_test_clock: options.danger_test_clock,
+                embedded_s3: embedded_s3.take(),
                 this: this.clone(),
             }
         });
@@ -304,6 +348,11 @@ impl App {
             Some(error) => Err(error),
             None => Ok(app),
         }
+    }
+
+    /// The embedded S3 endpoint, when this application started one.
+    pub fn embedded_s3(&self) -> Option<&EmbeddedS3> {
+        self.embedded_s3.as_ref()
     }
 
     /// Returns the engine, for the epoch ticker.
@@ -424,11 +473,13 @@ impl App {
         let pre = component.pre.clone();
         let engine = self.engine.clone();
         let timeout = self.limits.request_timeout;
+        let hostcall_fuel = self.limits.hostcall_fuel();
         let component_id = component.id.clone();
 
         let task = tokio::spawn(async move {
             let mut store = Store::new(&engine, state);
             store.limiter(|state| &mut state.limiter);
+            store.set_hostcall_fuel(hostcall_fuel);
             // The guest yields to the executor every epoch tick, so a guest that never returns
             // cannot starve other requests. The timeout below drops it at the deadline.
             store.epoch_deadline_async_yield_and_update(1);

@@ -107,6 +107,10 @@ impl Target {
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limiter());
+        store.set_hostcall_fuel(self.app.upgrade().map_or_else(
+            || app::Limits::default().hostcall_fuel(),
+            |app| app.limits().hostcall_fuel(),
+        ));
         // Yield every tick like the importer; the importer's request deadline covers the call.
         store.epoch_deadline_async_yield_and_update(1);
         store

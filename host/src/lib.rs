@@ -2,7 +2,8 @@
 //!
 //! It implements the Spin interfaces the portal's components import (HTTP trigger, key-value,
 //! variables, outbound HTTP, component dependencies) with Spin's semantics, so the same
-//! `spin.toml` and `.wasm` files run here and under `spin up`.
+//! `spin.toml` and `.wasm` files run here and under `spin up`. It also embeds an S3-compatible
+//! endpoint, so a fresh checkout needs no object storage service.
 
 pub mod app;
 pub mod bindings;
@@ -12,6 +13,7 @@ pub mod clock;
 pub mod dependencies;
 pub mod kv;
 pub mod manifest;
+pub mod objects;
 pub mod outbound;
 pub mod problem;
 pub mod routes;

@@ -79,6 +79,9 @@ struct UpArgs {
     /// production.
     #[arg(long)]
     danger_test_clock: bool,
+    /// Do not start the embedded S3 endpoint, even when no variable names another one.
+    #[arg(long)]
+    no_embedded_s3: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -120,6 +123,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             max_instances: args.max_instances,
         },
         danger_test_clock: args.danger_test_clock,
+        embedded_s3: !args.no_embedded_s3,
     };
     let app = App::load(&options).await?;
     let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());

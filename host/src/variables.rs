@@ -44,25 +44,20 @@ pub struct Resolved {
 
 impl Resolved {
     /// Resolves every declared variable, failing with the names of required ones that have no
-    /// value.
+    /// value. `host_defaults` (the embedded services' addresses) rank below the providers and
+    /// the environment and above the manifest's defaults.
     pub fn resolve(
         manifest: &Manifest,
         providers: &[VariablesProvider],
         environment: &dyn Fn(&str) -> Option<String>,
+        host_defaults: &HashMap<String, String>,
     ) -> anyhow::Result<Self> {
         let mut values = HashMap::new();
         let mut missing = Vec::new();
 
         for (name, decl) in &manifest.variables {
-            let from_providers = providers.iter().find_map(|provider| match provider {
-                VariablesProvider::Static { values } => values.get(name).cloned(),
-                VariablesProvider::Env { prefix } => {
-                    environment(&format!("{prefix}_{}", name.to_ascii_uppercase()))
-                }
-            });
-            let from_env = || environment(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()));
-            let value = from_providers
-                .or_else(from_env)
+            let value = provided(name, providers, environment)
+                .or_else(|| host_defaults.get(name).cloned())
                 .or_else(|| decl.default.clone());
 
             match value {
@@ -112,6 +107,22 @@ impl Resolved {
         }
         Ok(out)
     }
+}
+
+/// The value of variable `name` from the providers, in order, then from a
+/// `SPIN_VARIABLE_<NAME>` environment variable; `None` when neither sets it.
+pub fn provided(
+    name: &str,
+    providers: &[VariablesProvider],
+    environment: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let from_providers = providers.iter().find_map(|provider| match provider {
+        VariablesProvider::Static { values } => values.get(name).cloned(),
+        VariablesProvider::Env { prefix } => {
+            environment(&format!("{prefix}_{}", name.to_ascii_uppercase()))
+        }
+    });
+    from_providers.or_else(|| environment(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())))
 }
 
 impl Resolved {

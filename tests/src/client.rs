@@ -213,6 +213,59 @@ impl Client {
         }
     }
 
+    /// Sends `body` as raw bytes with `headers`, with the client's credentials, and returns
+    /// the reply parsed as JSON.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let (status, response_headers, bytes) =
+            self.exchange(method, path, Some(body), headers).await;
+        Reply {
+            status,
+            headers: response_headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Sends a GET with credentials and returns the status, headers and raw body.
+    pub async fn fetch(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        self.exchange("GET", path, None, &[]).await
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let url = format!("{}{path}", self.base);
+        let origin = self.proof_origin.as_deref().unwrap_or(&self.base);
+        let proof_url = format!("{origin}{}", path.split('?').next().unwrap_or(path));
+        let token = self.access_token.as_deref();
+        let proof = self.key.proof(method, &proof_url, self.clock.now(), token);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, &url).header("dpop", proof);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("DPoP {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("portal reachable");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        (status, headers, bytes.to_vec())
+    }
+
     /// Sends a GET with credentials and returns the status and the body as text, for
     /// responses that are not JSON.
     pub async fn send_text(&self, path: &str) -> (u16, String) {

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 pub mod client;
 pub mod sink;
+pub mod world;
 
 /// The portal served on a loopback port until dropped.
 pub struct Portal {
@@ -17,6 +18,7 @@ pub struct Portal {
     pub address: SocketAddr,
     /// State directory, deleted when the last portal using it is dropped.
     pub state_dir: Arc<tempfile::TempDir>,
+    app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -55,6 +57,13 @@ impl Portal {
         overrides: &[(&str, &str)],
         test_clock: bool,
     ) -> anyhow::Result<Portal> {
+        // `PORTAL_TEST_LOG=info` shows the host's and the guests' logs beside a failing test.
+        if let Ok(filter) = std::env::var("PORTAL_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let root = repository_root();
         let mut runtime_config = String::new();
         if !overrides.is_empty() {
@@ -74,9 +83,10 @@ impl Portal {
             state_dir: state_dir.path().to_path_buf(),
             limits: Limits::default(),
             danger_test_clock: test_clock,
+            embedded_s3: true,
         };
         let app: Arc<App> = App::load(&options).await?;
-        let server = Server::bind(app, ([127, 0, 0, 1], 0).into(), None).await?;
+        let server = Server::bind(app.clone(), ([127, 0, 0, 1], 0).into(), None).await?;
         let address = server.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run(async {
@@ -85,7 +95,19 @@ impl Portal {
         Ok(Portal {
             address,
             state_dir,
+            app,
             stop: Some(stop),
+        })
+    }
+
+    /// The embedded S3 endpoint's URL and credentials: endpoint, access key id, secret.
+    pub fn object_store(&self) -> Option<(String, String, String)> {
+        self.app.embedded_s3().map(|s3| {
+            (
+                s3.endpoint(),
+                s3.access_key_id().to_owned(),
+                s3.secret_access_key().to_owned(),
+            )
         })
     }
 

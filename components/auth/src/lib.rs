@@ -47,9 +47,15 @@ async fn handle(request: Request) -> impl IntoResponse {
 }
 
 async fn session_role(request: Request, path: &str) -> portal_spin::Response {
-    match (request.method(), path.strip_prefix("/session/")) {
-        (&Method::GET, Some(session)) => session::introspect(session).await,
-        _ => portal_spin::not_found(),
+    if request.method() != Method::GET {
+        return portal_spin::not_found();
+    }
+    if let Some(session) = path.strip_prefix("/session/") {
+        return session::introspect(session).await;
+    }
+    match path.strip_prefix("/patients/") {
+        Some(patient) => session::patient_care_teams(patient).await,
+        None => portal_spin::not_found(),
     }
 }
 

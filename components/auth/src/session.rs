@@ -568,6 +568,41 @@ pub fn current_teams(store: &Store, user: &UserId) -> Result<Vec<CareTeamId>, Pr
     Ok(teams)
 }
 
+/// `GET /patients/<id>` on the private session route: whether `id` is an enabled patient and
+/// the care teams assigned to them now. Other components call it on every request that
+/// reaches a patient's record, so a care-team change applies at once.
+pub async fn patient_care_teams(id: &str) -> Response {
+    let result = (|| -> Result<PatientTeams, Problem> {
+        let Ok(user) = UserId::new(id) else {
+            return Ok(PatientTeams::default());
+        };
+        let store = Store::open(model::STORE)?;
+        let Some(record) = store.get::<User>(&model::user_key(&user), "user")? else {
+            return Ok(PatientTeams::default());
+        };
+        if record.role != portal_policy::Role::Patient || record.status != AccountStatus::Active {
+            return Ok(PatientTeams::default());
+        }
+        Ok(PatientTeams {
+            patient: true,
+            care_teams: current_teams(&store, &user)?,
+        })
+    })();
+    match result {
+        Ok(teams) => portal_spin::json_no_store(StatusCode::OK, &teams),
+        Err(problem) => portal_spin::problem(&problem),
+    }
+}
+
+/// Answer of [`patient_care_teams`].
+#[derive(Debug, Default, serde::Serialize)]
+struct PatientTeams {
+    /// Whether the id names an enabled patient.
+    patient: bool,
+    /// The patient's care teams.
+    care_teams: Vec<CareTeamId>,
+}
+
 /// `GET /auth/jwks`: the public keys that verify access tokens.
 pub async fn jwks() -> Response {
     match spin_sdk::variables::get("token_verification_keys").await {

@@ -1,51 +1,61 @@
-//! The uploads component: receives patients' files, has the sanitizer inspect them, and keeps
-//! only encrypted copies in object storage.
+//! The uploads component: receives patients' files, has the capability-free sanitizer inspect
+//! them, optionally scans them with ClamAV, and keeps only encrypted copies in object storage.
+//!
+//! One build serves two roles, chosen by the `uploads_role` variable:
+//! - `public` serves `/files/...` to signed-in users;
+//! - `internal` serves the private route through which messaging grants a thread's
+//!   participants access to an attachment.
+
+mod clamav;
+mod context;
+mod files;
+mod grants;
+mod intake;
+mod model;
+mod vault;
 
 use portal_spin::ComponentInfo;
 use spin_sdk::http::{IntoResponse, Method, Request};
 use spin_sdk::http_service;
 
-mod sanitizer {
-    wit_bindgen::generate!({
-        world: "portal:sanitizer/sanitizer-client",
-        path: "../../wit",
-    });
-}
-
-use sanitizer::portal::sanitizer::sanitize;
+use crate::context::Context;
 
 const INFO: ComponentInfo = ComponentInfo {
     name: "uploads",
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// Routes a request under `/files` by its `spin-path-info`.
+/// Routes a request by the component's role and its `spin-path-info`.
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    let path = request
-        .headers()
-        .get("spin-path-info")
-        .and_then(|value| value.to_str().ok())
+    let path = portal_spin::edge::path(&request);
+    let role = spin_sdk::variables::get("uploads_role")
+        .await
         .unwrap_or_default();
-    match (request.method(), path) {
-        (&Method::GET, "/health") => health(),
-        _ => portal_spin::not_found(),
+    if (request.method(), path.as_str()) == (&Method::GET, "/health") {
+        return intake::health(INFO);
     }
-}
-
-/// Reports the component and the linked sanitizer's verdict on a probe file.
-fn health() -> portal_spin::Response {
-    let report = sanitize::inspect("text/plain", b"health check");
-    let verdict = match report.verdict {
-        sanitize::Verdict::Clean => "clean",
-        sanitize::Verdict::Cleaned => "cleaned",
-        sanitize::Verdict::Rejected => "rejected",
+    let context = match Context::load(&request).await {
+        Ok(context) => context,
+        Err(problem) => return portal_spin::problem(&problem),
     };
-    let body = serde_json::json!({
-        "component": INFO.name,
-        "version": INFO.version,
-        "status": "ok",
-        "sanitizer": { "verdict": verdict, "reasons": report.reasons },
-    });
-    portal_spin::json(spin_sdk::http::StatusCode::OK, &body)
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
+    let result = match (role.as_str(), &method, segments.as_slice()) {
+        ("public", &Method::POST, [""]) => intake::upload(&context, request).await,
+        ("public", &Method::GET, [""]) => files::list(&context, &request).await,
+        ("public", &Method::GET, [id]) => files::describe(&context, &request, id).await,
+        ("public", &Method::DELETE, [id]) => files::delete(&context, &request, id).await,
+        ("public", &Method::POST, [id, "links"]) => files::issue_link(&context, &request, id).await,
+        ("public", &Method::GET, [id, "content"]) => files::download(&context, &request, id).await,
+        ("internal", &Method::POST, ["grants"]) => grants::grant(&context, request).await,
+        ("public" | "internal", _, _) => return portal_spin::not_found(),
+        _ => {
+            eprintln!("variable uploads_role must be public or internal");
+            return portal_spin::not_found();
+        }
+    };
+    result.unwrap_or_else(|problem| {
+        portal_spin::problem(&problem.with_request_id(context.request_id.clone()))
+    })
 }

@@ -203,8 +203,23 @@ audit_actions! {
     /// A file rejected by the upload pipeline.
     FileRejected = "uploads.file_rejected", REST, interaction("create"), "C",
         patient: true, entities: [File];
+    /// A file passed the pipeline and became available.
+    FileReleased = "uploads.file_released", REST, interaction("update"), "U",
+        patient: true, entities: [File];
+    /// A file's description (name, type, state) read.
+    FileViewed = "uploads.file_viewed", REST, interaction("read"), "R",
+        patient: true, entities: [File];
+    /// A download link issued for a file.
+    DownloadLinkIssued = "uploads.download_link_issued", REST, interaction("read"), "E",
+        patient: true, entities: [File];
     /// A file downloaded.
     FileDownloaded = "uploads.file_downloaded", REST, interaction("read"), "R",
+        patient: true, entities: [File];
+    /// Read access to a file granted to a thread's participants.
+    FileAccessGranted = "uploads.file_access_granted", REST, interaction("update"), "U",
+        patient: true, entities: [File];
+    /// A file deleted, with its data key destroyed.
+    FileDeleted = "uploads.file_deleted", REST, interaction("delete"), "D",
         patient: true, entities: [File];
     /// A patient's record exported.
     RecordExported = "record.exported", EXPORT, interaction("read"), "R",

@@ -221,6 +221,46 @@ pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<Sessio
     })
 }
 
+/// What auth says about a patient now: whether the id names an enabled patient, and the
+/// care teams assigned to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct PatientTeams {
+    /// Whether the id names an enabled patient.
+    pub patient: bool,
+    /// The patient's care teams now.
+    #[serde(default)]
+    pub care_teams: Vec<CareTeamId>,
+}
+
+/// Asks auth's private session route at `auth_url` for `patient`'s care teams. Callers ask on
+/// every request, so a care-team change applies at once.
+pub async fn patient_teams(auth_url: &str, patient: &PatientId) -> Result<PatientTeams, Problem> {
+    let url = format!(
+        "{}/patients/{}",
+        auth_url.trim_end_matches('/'),
+        patient.as_str()
+    );
+    let response = spin_sdk::http::get(&url).await.map_err(|_| {
+        eprintln!("patient check unreachable");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    if response.status() != http::StatusCode::OK {
+        eprintln!(
+            "patient check returned status {}",
+            response.status().as_u16()
+        );
+        return Err(Problem::new(ProblemKind::ServiceUnavailable));
+    }
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|_| {
+        eprintln!("patient check response is not valid JSON");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })
+}
+
 /// Authenticates a request to a component other than auth: verifies the token and proof,
 /// then checks the session with auth at `auth_url`.
 pub async fn authenticate(

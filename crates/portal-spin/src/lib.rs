@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod edge;
 pub mod kv;
 pub mod notify;
+pub mod objects;
 
 use bytes::Bytes;
 use spin_sdk::http::FullBody;
@@ -98,7 +99,8 @@ pub fn empty(status: http::StatusCode) -> Response {
     response
 }
 
-fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
+/// A response with `status`, a `Content-Type` and `body`.
+pub fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(

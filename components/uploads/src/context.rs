@@ -1,0 +1,176 @@
+//! Per-request state of the uploads component: the store, the keys, object storage, settings,
+//! and the audit helper.
+
+use std::net::IpAddr;
+
+use portal_audit::{AuditAction, AuditActor, AuditEvent, Component, Entity, EntityType, Outcome};
+use portal_crypto::Domain;
+use portal_policy::{PatientId, PurposeOfUse, RequestId, Role, UserId};
+use portal_problem::{Problem, ProblemKind};
+use portal_spin::access::Caller;
+use portal_spin::crypto::Sealer;
+use portal_spin::kv::Store;
+use portal_spin::objects::ObjectStore;
+use spin_sdk::http::Request;
+use zeroize::Zeroizing;
+
+use crate::model;
+
+/// Default largest upload: 25 MiB, enough for a phone photo or a scanned document.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 25 << 20;
+
+/// Maximum lifetime of a download link: five minutes, so a link that leaks from a browser history
+/// or a log is useless soon after.
+pub const LINK_LIFETIME_SECS: i64 = 300;
+
+/// Settings from variables.
+pub struct Settings {
+    /// Largest upload in bytes (`upload_max_bytes`; empty means 25 MiB).
+    pub max_upload_bytes: u64,
+    /// clamd's `IP:PORT` (`clamav_address`; empty turns the scan off).
+    pub clamav_address: Option<String>,
+    /// HMAC key of download links (`download_link_key`, base64 of 32 bytes).
+    pub link_key: Zeroizing<Vec<u8>>,
+    /// The tenant.
+    pub tenant: String,
+    /// Base URL of auth's private session route.
+    pub auth_url: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("clamav", &self.clamav_address.is_some())
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per-request state.
+pub struct Context {
+    /// The component's store.
+    pub store: Store,
+    /// The uploads domain's keys.
+    pub sealer: Sealer,
+    /// Object storage.
+    pub objects: ObjectStore,
+    /// Settings.
+    pub settings: Settings,
+    /// Id of this request, for logs and audit events.
+    pub request_id: RequestId,
+    /// The client's address, when known.
+    pub address: Option<IpAddr>,
+    /// Now, in Unix seconds.
+    pub now: i64,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(what: &str) -> Problem {
+    eprintln!("uploads misconfigured: {what}");
+    Problem::new(ProblemKind::ServiceUnavailable)
+}
+
+async fn variable(name: &str) -> String {
+    spin_sdk::variables::get(name).await.unwrap_or_default()
+}
+
+impl Context {
+    /// Loads the store, keys and settings.
+    pub async fn load(request: &Request) -> Result<Self, Problem> {
+        let store = Store::open(model::STORE)?;
+        let sealer = Sealer::load(Domain::Uploads).await?;
+        let objects = ObjectStore::from_variables().await.map_err(|error| {
+            eprintln!("{error}");
+            Problem::new(ProblemKind::ServiceUnavailable)
+        })?;
+        let max_upload_bytes = match variable("upload_max_bytes").await.as_str() {
+            "" => DEFAULT_MAX_UPLOAD_BYTES,
+            value => value.parse().map_err(|_| unavailable("upload_max_bytes"))?,
+        };
+        let clamav_address =
+            Some(variable("clamav_address").await).filter(|value| !value.is_empty());
+        let link_key = Zeroizing::new(
+            <base64ct::Base64 as base64ct::Encoding>::decode_vec(
+                &variable("download_link_key").await,
+            )
+            .ok()
+            .filter(|key| key.len() >= 32)
+            .ok_or_else(|| unavailable("download_link_key"))?,
+        );
+        let request_id = portal_auth::secret::new_id(12)
+            .ok()
+            .and_then(|id| RequestId::new(id).ok())
+            .ok_or_else(|| Problem::new(ProblemKind::ServiceUnavailable))?;
+        Ok(Self {
+            store,
+            sealer,
+            objects,
+            settings: Settings {
+                max_upload_bytes,
+                clamav_address,
+                link_key,
+                tenant: variable("tenant").await,
+                auth_url: variable("auth_url").await,
+            },
+            request_id,
+            address: portal_spin::edge::client_address(request),
+            now: portal_spin::now_secs(),
+        })
+    }
+
+    /// Authenticates the caller: token, DPoP proof and session.
+    pub async fn caller(&self, request: &Request) -> Result<Caller, Problem> {
+        portal_spin::access::authenticate(request, &self.store, &self.settings.auth_url, self.now)
+            .await
+    }
+
+    /// Records an event about `file` of `patient` by `actor`; the action fails if it cannot
+    /// be recorded.
+    pub async fn audit(
+        &self,
+        (actor, role): (&UserId, Role),
+        action: AuditAction,
+        file: &str,
+        patient: &PatientId,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Problem> {
+        let purpose = match role {
+            Role::Patient => PurposeOfUse::PatientRequested,
+            Role::Clinician => PurposeOfUse::Treatment,
+            _ => PurposeOfUse::Operations,
+        };
+        let event = AuditEvent {
+            actor: AuditActor::User {
+                id: actor.clone(),
+                role,
+            },
+            on_behalf_of: None,
+            action,
+            entity: Entity {
+                kind: EntityType::File,
+                id: file.to_owned(),
+            },
+            patient: Some(patient.clone()),
+            outcome,
+            claimed_time_ms: portal_spin::now_millis(),
+            source_address: self.address,
+            purpose,
+            component: Component::Uploads,
+            request_id: self.request_id.clone(),
+            // Audit reasons are snake_case; the sanitizer's finding codes use hyphens.
+            reason: reason.map(|reason| reason.replace('-', "_")),
+            justification: None,
+        };
+        portal_spin::audit::record(&event).await
+    }
+}

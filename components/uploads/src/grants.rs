@@ -1,0 +1,132 @@
+//! The private route through which messaging shares an attachment with a thread's
+//! participants. It is reachable only by service chaining, so the caller is a component of
+//! this application that has already authenticated the sender.
+
+use portal_audit::{AuditAction, Outcome};
+use portal_policy::{CareTeamId, PatientId, Role, UserId};
+use portal_problem::{Problem, ProblemKind};
+use portal_spin::Response;
+use portal_spin::kv::Update;
+use serde::Deserialize;
+use spin_sdk::http::{Request, StatusCode};
+
+use crate::context::Context;
+use crate::files;
+use crate::model::{self, FileRecord, FileState, Grant};
+
+/// Largest grant request body.
+const MAX_BODY: usize = 16 * 1024;
+
+/// Most users one grant names.
+const MAX_USERS: usize = 50;
+
+#[derive(Debug, Deserialize)]
+struct GrantRequest {
+    file_id: String,
+    thread_id: String,
+    patient: PatientId,
+    sender: UserId,
+    sender_role: Role,
+    #[serde(default)]
+    sender_care_teams: Vec<CareTeamId>,
+    #[serde(default)]
+    care_team: Option<CareTeamId>,
+    #[serde(default)]
+    users: Vec<UserId>,
+}
+
+/// `POST /grants`: lets the thread's care team and users read `file_id`. Refused with 404
+/// when the sender may not read the file or it belongs to another patient, and with 409 while
+/// the file is quarantined or after it was rejected.
+pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> {
+    let body: GrantRequest = portal_spin::edge::read_json(
+        request,
+        MAX_BODY,
+        &[
+            "file_id",
+            "thread_id",
+            "patient",
+            "sender",
+            "sender_role",
+            "sender_care_teams",
+            "care_team",
+            "users",
+        ],
+    )
+    .await?;
+    if body.users.len() > MAX_USERS {
+        return Err(Problem::invalid_field("users").with_limit(MAX_USERS as u64));
+    }
+    if body.thread_id.is_empty() || body.thread_id.len() > 64 {
+        return Err(Problem::invalid_field("thread_id"));
+    }
+    let not_found = || {
+        Problem::new(ProblemKind::NotFound).with_detail("no file the sender may read has this id")
+    };
+    let Some(record) = cx
+        .store
+        .get::<FileRecord>(&model::file_key(&body.file_id), "file")?
+    else {
+        return Err(not_found());
+    };
+    let readable = record.patient == body.patient
+        && files::may_read(
+            cx,
+            &body.sender,
+            body.sender_role,
+            &body.sender_care_teams,
+            &record,
+        )
+        .await?;
+    if !readable {
+        cx.audit(
+            (&body.sender, body.sender_role),
+            AuditAction::FileAccessGranted,
+            &body.file_id,
+            &record.patient,
+            Outcome::MinorFailure,
+            Some("not_permitted"),
+        )
+        .await?;
+        return Err(not_found());
+    }
+    if record.state != FileState::Available {
+        return Err(Problem::new(ProblemKind::Conflict).with_detail(
+            "only files that passed the security checks can be attached; wait for the check or upload another file",
+        ));
+    }
+    cx.audit(
+        (&body.sender, body.sender_role),
+        AuditAction::FileAccessGranted,
+        &body.file_id,
+        &record.patient,
+        Outcome::Success,
+        None,
+    )
+    .await?;
+    let grant = Grant {
+        thread: body.thread_id.clone(),
+        care_team: body.care_team.clone(),
+        users: body.users.clone(),
+        granted_by: body.sender.clone(),
+        granted_at: cx.now,
+    };
+    cx.store.update::<FileRecord, (), Problem>(
+        &model::file_key(&body.file_id),
+        "file",
+        |current| {
+            let mut record = current.ok_or_else(|| Problem::new(ProblemKind::NotFound))?;
+            if record.state != FileState::Available {
+                return Err(Problem::new(ProblemKind::Conflict));
+            }
+            if !record.grants.contains(&grant) {
+                record.grants.push(grant.clone());
+            }
+            Ok((Update::Set(record), ()))
+        },
+    )??;
+    Ok(portal_spin::json_no_store(
+        StatusCode::CREATED,
+        &serde_json::json!({ "file_id": body.file_id, "thread_id": body.thread_id }),
+    ))
+}
