@@ -21,6 +21,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{self, BodyError, HostBody, LimitFlag};
 use crate::clock::TestClock;
+use crate::compose;
 use crate::dependencies;
 use crate::kv::{self, KvState, StoreManager};
 use crate::manifest::Manifest;
@@ -63,10 +64,9 @@ impl Limits {
     /// Bytes of host memory a guest may make the host allocate in one call to an imported
     /// function: enough for a component dependency call that carries a whole request body.
     ///
-    /// NOTE: dependency calls are forwarded through the host as dynamic values, which cost
-    /// one `Val` (tens of bytes) per list element, so a 25 MiB upload passed to the sanitizer
-    /// makes the host allocate about 1 GiB for the duration of the call. Composing the
-    /// dependency into its importer at load time, as Spin does, would remove that copy.
+    /// NOTE: a dependency that is not composed into its importer is called through the host
+    /// as dynamic values, one `Val` (tens of bytes) per list element, so a 25 MiB byte list
+    /// makes the host allocate about 1 GiB for the duration of the call.
     pub fn hostcall_fuel(&self) -> usize {
         let body = usize::try_from(self.max_request_body).unwrap_or(usize::MAX);
         body.saturating_add(1 << 20)
@@ -821,15 +821,22 @@ fn load_component(
     kv: &Arc<StoreManager>,
     clock: &TestClock,
 ) -> anyhow::Result<LoadedComponent> {
-    let compiled = Component::from_file(engine, source)
-        .map_err(anyhow::Error::from)
-        .with_context(|| {
-            format!(
-                "failed to load component {id:?} from {}: run `portal-host build` first",
-                source.display()
-            )
-        })?;
+    let composed = compose::compose(id, component, manifest, base, source)?;
+    let compiled = match &composed {
+        Some(composed) => Component::new(engine, &composed.bytes),
+        None => Component::from_file(engine, source),
+    }
+    .map_err(anyhow::Error::from)
+    .with_context(|| {
+        format!(
+            "failed to load component {id:?} from {}: run `portal-host build` first",
+            source.display()
+        )
+    })?;
     let mut linker = base_linker(engine)?;
+    let satisfied = composed
+        .map(|composed| composed.satisfied)
+        .unwrap_or_default();
     dependencies::link(
         &mut linker,
         engine,
@@ -841,6 +848,7 @@ fn load_component(
         app,
         kv,
         clock,
+        &satisfied,
     )?;
     let pre = linker
         .instantiate_pre(&compiled)

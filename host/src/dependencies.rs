@@ -1,15 +1,17 @@
 //! Component dependencies (`[component.NAME.dependencies]`): an interface one component imports
 //! is satisfied by another component's export.
 //!
-//! Each call runs the exporting component in a store of its own, with its own memory limit and
-//! deadline, and with no capabilities unless the manifest sets
-//! `dependencies_inherit_configuration = true`. A parser bug in the dependency therefore cannot
-//! reach the importer's stores, variables or network.
+//! A dependency that imports only WASI basics is composed into its importer at load time (see
+//! `compose`). Any other dependency runs, at each call, in a store of its own, with its own
+//! memory limit and deadline, and with no capabilities unless the manifest sets
+//! `dependencies_inherit_configuration = true`. Either way a parser bug in the dependency
+//! cannot reach the importer's stores, variables or network.
 //!
-//! NOTE: arguments cross between the two stores as dynamic `Val`s, which suits records, strings
-//! and byte lists of a few MiB; interfaces with resources cannot be forwarded this way.
+//! NOTE: on the forwarding path arguments cross between the two stores as dynamic `Val`s, one
+//! per list element, which suits records, strings and byte lists of a few MiB; interfaces with
+//! resources cannot be forwarded this way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Weak};
 
@@ -36,8 +38,12 @@ pub fn link(
     app: &Weak<App>,
     kv: &Arc<StoreManager>,
     clock: &TestClock,
+    composed: &HashSet<String>,
 ) -> anyhow::Result<()> {
     for (import, dependency) in &component.dependencies {
+        if composed.contains(import) {
+            continue;
+        }
         let (source, export) = match dependency {
             Dependency::AppComponent { component, export } => (
                 base.join(&manifest.components[component].source),

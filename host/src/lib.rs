@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod body;
 pub mod build;
 pub mod clock;
+pub mod compose;
 pub mod dependencies;
 pub mod kv;
 pub mod manifest;
