@@ -384,3 +384,45 @@ async fn a_log_that_no_longer_extends_its_last_checkpoint_is_not_signed() {
     assert_eq!(response.status().as_u16(), 503);
     assert!(host.log().contains("does not extend its last checkpoint"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_are_archived_write_once() {
+    let host = audit_host();
+    ingest(&host, event("req-1")).await;
+    let first = checkpoint(&host).await;
+    let archive = host
+        .state_dir
+        .path()
+        .join("objects/portal/audit-checkpoints");
+    let archived = std::fs::read_to_string(archive.join("1")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        verifier()
+            .verify(&archived, ORIGIN)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .root,
+        first.root
+    );
+
+    // Asking again at the same size finds the same note and changes nothing.
+    assert_eq!(checkpoint(&host).await.root, first.root);
+
+    // When the archived note of a size differs from the one the log signs now, the log or the
+    // archive was rewritten after that checkpoint was handed out: nothing is signed.
+    let forged = "portal.test/audit\n1\nforged\n";
+    std::fs::write(archive.join("1"), forged).unwrap_or_else(|e| panic!("{e}"));
+    let response = client()
+        .get(host.url("/audit/checkpoint"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status().as_u16(), 503);
+    let log = std::fs::read_to_string(host.state_dir.path().join("host.log")).unwrap_or_default();
+    assert!(
+        log.contains("the archived checkpoint of this size differs"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(archive.join("1")).unwrap_or_default(),
+        forged
+    );
+}

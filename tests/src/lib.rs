@@ -100,7 +100,7 @@ impl Portal {
         })
     }
 
-    /// The embedded S3 endpoint's URL and credentials: endpoint, access key id, secret.
+    /// Returns the embedded S3 endpoint's URL, access key id and secret.
     pub fn object_store(&self) -> Option<(String, String, String)> {
         self.app.embedded_s3().map(|s3| {
             (
@@ -109,6 +109,36 @@ impl Portal {
                 s3.secret_access_key().to_owned(),
             )
         })
+    }
+
+    /// Sends a JSON request to a component's private route, as service chaining from another
+    /// component of the application would, and returns the status and the JSON body.
+    pub async fn call_private(
+        &self,
+        component: &str,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{component}.spin.internal{path}"))
+            .header("content-type", "application/json")
+            .body(portal_host::body::full(body.to_string()))?;
+        let response = self
+            .app
+            .handle_internal(component, request)
+            .await
+            .ok_or_else(|| anyhow::anyhow!("no component {component:?}"))?;
+        let status = response.status().as_u16();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map_err(|_| anyhow::anyhow!("unreadable response body"))?
+            .to_bytes();
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        ))
     }
 
     /// `http://ADDRESS` followed by `path`.

@@ -596,3 +596,123 @@ fn sanitizer_manifest_grants_nothing() {
             .all(|trigger| trigger["component"].as_str() != Some("sanitizer"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attachment_grant_lets_thread_team_read() {
+    let world = World::start(&[]).await;
+    let (patient, patient_id) = world.patient("ann@example.org").await;
+    let (_, clinician_id) = world.staff("dr.lee@example.org", "clinician").await;
+    let (radiologist, radiologist_id) = world.staff("dr.kim@example.org", "clinician").await;
+    world
+        .care_team("Dermatology", &[&clinician_id, &patient_id])
+        .await;
+    let radiology = world.care_team("Radiology", &[&radiologist_id]).await;
+
+    let uploaded = upload(&patient, "rash.txt", "text/plain", b"itchy".to_vec()).await;
+    let id = uploaded.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/files/{id}");
+    assert_eq!(radiologist.send("GET", &path, None).await.status, 404);
+
+    let grant = |sender: &str, role: &str, teams: &[&str], file: &str| {
+        serde_json::json!({
+            "file_id": file,
+            "thread_id": "thread-1",
+            "patient": patient_id,
+            "sender": sender,
+            "sender_role": role,
+            "sender_care_teams": teams,
+            "care_team": radiology,
+        })
+    };
+    let portal = &world.portal;
+
+    // A sender who may not read the file cannot share it.
+    let (status, _) = portal
+        .call_private(
+            "uploads-internal",
+            "POST",
+            "/grants",
+            &grant(&radiologist_id, "clinician", &[&radiology], &id),
+        )
+        .await
+        .expect("private route");
+    assert_eq!(status, 404);
+    assert_eq!(radiologist.send("GET", &path, None).await.status, 404);
+
+    // The patient attaches it in a thread with Radiology, whose clinicians may then read it.
+    let (status, body) = portal
+        .call_private(
+            "uploads-internal",
+            "POST",
+            "/grants",
+            &grant(&patient_id, "patient", &[], &id),
+        )
+        .await
+        .expect("private route");
+    assert_eq!(status, 201, "{body:?}");
+    assert_eq!(radiologist.send("GET", &path, None).await.status, 200);
+
+    // Leaving the team ends that access on the next request.
+    world.remove_member(&radiology, &radiologist_id).await;
+    assert_eq!(radiologist.send("GET", &path, None).await.status, 404);
+
+    // A rejected file cannot be attached.
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>x()</script></svg>".to_vec();
+    let rejected = upload(&patient, "chart.svg", "image/svg+xml", svg).await;
+    let rejected_id = rejected.body["file_id"].as_str().expect("file id");
+    let (status, _) = portal
+        .call_private(
+            "uploads-internal",
+            "POST",
+            "/grants",
+            &grant(&patient_id, "patient", &[], rejected_id),
+        )
+        .await
+        .expect("private route");
+    assert_eq!(status, 409);
+
+    // The private route is not reachable from outside.
+    let outside = patient
+        .send(
+            "POST",
+            "/grants",
+            Some(grant(&patient_id, "patient", &[], &id)),
+        )
+        .await;
+    assert_eq!(outside.status, 404);
+
+    // Every step is in the patient's access history.
+    let history = patient.send("GET", "/audit/events?limit=100", None).await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    let seen: Vec<(String, String)> = history.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|entry| {
+            (
+                entry["event"]["action"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                entry["event"]["outcome"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    for (action, outcome) in [
+        ("uploads.file_uploaded", "success"),
+        ("uploads.file_released", "success"),
+        ("uploads.file_rejected", "minor_failure"),
+        ("uploads.file_access_granted", "success"),
+        ("uploads.file_access_granted", "minor_failure"),
+        ("uploads.file_viewed", "minor_failure"),
+        ("uploads.file_viewed", "success"),
+    ] {
+        assert!(
+            seen.iter().any(|(a, o)| a == action && o == outcome),
+            "{action} {outcome} missing from {seen:?}"
+        );
+    }
+}

@@ -141,8 +141,8 @@ const PUBLISHED_KEY: &str = "checkpoint:latest";
 /// (checked with a consistency proof), means the store was rolled back or rewritten, and is
 /// refused. Each signed note is also kept under a write-once key of its size.
 ///
-/// TODO: the last checkpoint lives in the same store, so a writer who can rewrite the log can
-/// rewrite it too; checkpoints still need to go to write-once object storage or witnesses.
+/// Each note is also archived in object storage under a write-once key before it is served,
+/// so a writer who rewrites the store cannot rewrite the checkpoints already handed out.
 async fn checkpoint() -> Response {
     let signer = match checkpoint_signer().await {
         Ok(signer) => signer,
@@ -176,6 +176,9 @@ async fn checkpoint() -> Response {
     };
     match signer.sign(&checkpoint) {
         Ok(note) => {
+            if let Err(problem) = archive(head.size, &note).await {
+                return portal_spin::problem(&problem);
+            }
             if let Err(problem) = record_published(&head, &note) {
                 return portal_spin::problem(&problem);
             }
@@ -187,6 +190,39 @@ async fn checkpoint() -> Response {
             response
         }
         Err(_) => portal_spin::problem(&Problem::new(ProblemKind::Internal)),
+    }
+}
+
+/// Writes `note` to object storage under `audit-checkpoints/<size>` with `If-None-Match: *`.
+/// Notes are deterministic for a size and root, so an existing object must be the same note.
+/// A different one means the log or the archive was rewritten after that checkpoint was
+/// archived.
+async fn archive(size: u64, note: &str) -> Result<(), Problem> {
+    let objects = portal_spin::objects::ObjectStore::from_variables()
+        .await
+        .map_err(|error| {
+            eprintln!("checkpoint archive unavailable: {error}");
+            Problem::new(ProblemKind::ServiceUnavailable)
+        })?;
+    let key = format!("audit-checkpoints/{size}");
+    let unavailable = |error: portal_spin::objects::ObjectError| {
+        eprintln!("checkpoint archive failed: {error}");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    };
+    match objects.put(&key, note.as_bytes().to_vec(), true).await {
+        Ok(()) => Ok(()),
+        Err(portal_spin::objects::ObjectError::Exists) => {
+            let archived = objects.get(&key).await.map_err(unavailable)?;
+            if archived.as_deref() == Some(note.as_bytes()) {
+                Ok(())
+            } else {
+                Err(log_problem(
+                    &LogError::Corrupt("the archived checkpoint of this size differs"),
+                    "size",
+                ))
+            }
+        }
+        Err(error) => Err(unavailable(error)),
     }
 }
 
