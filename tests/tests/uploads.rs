@@ -504,6 +504,11 @@ async fn download_links_single_use_per_user() {
             .status,
         404
     );
+    let listing = format!("/files?patient={patient_id}");
+    assert_eq!(outsider.send("GET", &listing, None).await.status, 404);
+    assert_eq!(admin_reader.send("GET", &listing, None).await.status, 404);
+    let listed = clinician.send("GET", &listing, None).await;
+    assert_eq!(listed.body["files"][0]["id"], id.as_str());
 
     // A link works once, for the user it was issued to.
     let link = patient

@@ -153,8 +153,9 @@ pub async fn describe(cx: &Context, request: &Request, id: &str) -> Result<Respo
     ))
 }
 
-/// `GET /files[?patient=ID]`: the files of a patient's record the caller may read, newest
-/// first. Patients list their own record by default.
+/// `GET /files[?patient=ID]`: the files of a patient's record, newest first. The patient
+/// (the default record for patients) and clinicians of the patient's care teams may list it;
+/// anyone else gets 404, and the refusal is audited.
 pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> {
     let caller = cx.caller(request).await?;
     let patient = match portal_spin::edge::query(request, "patient") {
@@ -163,18 +164,32 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
             .map_err(|_| Problem::new(ProblemKind::Internal))?,
         None => return Err(Problem::invalid_field("patient")),
     };
-    let ids: Vec<String> = cx
-        .store
-        .get(&model::patient_files_key(&patient), "file list")?
-        .unwrap_or_default();
-    // A clinician of the patient's care teams reads every file of the record, so auth is
+    // The patient and clinicians of the patient's care teams may list the record; auth is
     // asked once for the list rather than once per file.
+    let own = caller.role == Role::Patient && caller.user().as_str() == patient.as_str();
     let on_team = caller.role == Role::Clinician
         && portal_spin::access::patient_teams(&cx.settings.auth_url, &patient)
             .await?
             .care_teams
             .iter()
             .any(|team| caller.care_teams.contains(team));
+    if !own && !on_team {
+        cx.audit(
+            (caller.user(), caller.role),
+            AuditAction::FileViewed,
+            "list",
+            &patient,
+            Outcome::MinorFailure,
+            Some("not_permitted"),
+        )
+        .await?;
+        return Err(Problem::new(ProblemKind::NotFound)
+            .with_detail("no record whose files you may list has this id"));
+    }
+    let ids: Vec<String> = cx
+        .store
+        .get(&model::patient_files_key(&patient), "file list")?
+        .unwrap_or_default();
     let mut files = Vec::new();
     for id in ids.iter().rev().take(MAX_LISTED) {
         let Some(record) = cx.store.get::<FileRecord>(&model::file_key(id), "file")? else {
@@ -368,9 +383,17 @@ pub async fn delete(cx: &Context, request: &Request, id: &str) -> Result<Respons
                 .into_iter()
                 .flatten()
                 .collect();
+            // The tombstone keeps who and when, not what: hashes, sizes, type and findings
+            // could confirm a guessed document after its key is gone.
             record.state = FileState::Deleted;
             record.name = None;
             record.grants.clear();
+            record.sha256 = String::new();
+            record.size = 0;
+            record.clean_sha256 = None;
+            record.clean_size = None;
+            record.detected_type = None;
+            record.findings.clear();
             Ok((Update::Set(record), objects))
         },
     )??;

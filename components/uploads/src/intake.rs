@@ -29,12 +29,13 @@ use sanitizer::portal::sanitizer::sanitize;
 const MAX_NAME_BYTES: usize = 255;
 
 /// Image and decompression limits handed to the sanitizer. 50 megapixels covers current phone
-/// cameras (48 MP); 20,000 pixels per side covers panoramas; 256 MiB bounds what a PDF's or a
-/// PNG's compressed streams may inflate to, well inside the sanitizer's memory.
+/// cameras (48 MP); 20,000 pixels per side covers panoramas. 64 MiB bounds what a PDF's or a
+/// PNG's compressed streams may inflate to: an object stream is held whole while it is read,
+/// so the limit stays well inside the host's default 256 MiB per instance memory.
 const LIMITS: sanitize::Limits = sanitize::Limits {
     max_pixels: 50_000_000,
     max_dimension: 20_000,
-    max_inflated_bytes: 256 << 20,
+    max_inflated_bytes: 64 << 20,
 };
 
 /// `GET /files/health`: the component, and the linked sanitizer's verdict on a probe text.

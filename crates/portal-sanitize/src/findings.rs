@@ -233,7 +233,7 @@ impl PdfFeature {
             ),
             Self::Launch => (
                 "pdf-launch",
-                "This PDF can start other programs; print it to a new PDF and re-upload.",
+                "This PDF can start other programs, open other files or send data out; print it to a new PDF and re-upload.",
             ),
             Self::EmbeddedFile => (
                 "pdf-embedded-file",

@@ -305,3 +305,40 @@ fn js_key_alone_is_rejected() {
         ["pdf-javascript"]
     );
 }
+
+#[test]
+fn stray_stream_cannot_hide_the_catalog() {
+    // An unreferenced stream with no length and no `endstream` of its own: its data seems to
+    // run to the next object's `endstream`, over the catalog that readers parse on their own.
+    let mut bytes = b"%PDF-1.7\n99 0 obj\n<< /Filter /FlateDecode >>\nstream\n".to_vec();
+    bytes.extend_from_slice(&zlib(b""));
+    bytes.extend_from_slice(
+        b"\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R \
+          /OpenAction << /S /JavaScript /JS (app.alert\\('x'\\)) >> >>\nendobj\n\
+          2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n\
+          3 0 obj\n<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>\nendobj\n\
+          4 0 obj\n<< /Length 8 >>\nstream\nBT ET q\nendstream\nendobj\n\
+          trailer\n<< /Root 1 0 R >>\n%%EOF\n",
+    );
+    let codes = rejected_codes(&check("x.pdf", "application/pdf", &bytes));
+    assert!(codes.contains(&"pdf-javascript"), "{codes:?}");
+    assert!(codes.contains(&"pdf-open-action"), "{codes:?}");
+}
+
+#[test]
+fn actions_that_leave_the_document_are_rejected() {
+    for action in ["GoToR", "GoToE", "SubmitForm", "ImportData"] {
+        let bytes = pdf_with(
+            "",
+            &[
+                format!("<< /Type /Annot /Subtype /Link /A << /S /{action} /F (x) >> >>")
+                    .into_bytes(),
+            ],
+        );
+        assert_eq!(
+            rejected_codes(&check("x.pdf", "application/pdf", &bytes)),
+            ["pdf-launch"],
+            "{action}"
+        );
+    }
+}

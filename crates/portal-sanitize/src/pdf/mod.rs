@@ -146,13 +146,24 @@ impl Scanner {
     ) -> usize {
         let stream_dict = stream_dict.unwrap_or_default();
         let start = skip_end_of_line(data, after_keyword);
-        let (end, resume) = stream_extent(data, start, stream_dict.length);
+        let (end, resume, verified) = stream_extent(data, start, stream_dict.length);
         let contents = data.get(start..end).unwrap_or_default();
 
         if stream_dict.object_stream {
             self.scan_object_stream(contents, &stream_dict, depth);
         } else {
             self.scan_opaque_stream(contents, &stream_dict);
+        }
+        // Without a length that lands on `endstream`, the data may run over objects that a
+        // reader parses on their own (a stray `stream` keyword swallowing the catalog), so
+        // the raw bytes are also searched as object syntax, short names included.
+        if !verified {
+            let next_depth = depth.saturating_add(1);
+            if next_depth <= MAX_DEPTH {
+                self.scan_objects(contents, next_depth);
+            } else {
+                self.features.insert(PdfFeature::Uninspectable);
+            }
         }
         resume
     }
@@ -227,8 +238,10 @@ fn skip_end_of_line(data: &[u8], position: usize) -> usize {
 ///
 /// A direct `/Length` is used when `endstream` follows the data at that length. Otherwise the
 /// data runs to the next `endstream`, which is how readers repair a wrong length. Without any
-/// `endstream` the data runs to the end, so each byte is searched at most once.
-fn stream_extent(data: &[u8], start: usize, length: Option<u64>) -> (usize, usize) {
+/// `endstream` the data runs to the end. The caller also searches unconfirmed data as object
+/// syntax, at most `MAX_DEPTH` levels deep.
+/// The third value says whether the direct `/Length` was confirmed.
+fn stream_extent(data: &[u8], start: usize, length: Option<u64>) -> (usize, usize, bool) {
     let declared_end = length
         .and_then(|length| usize::try_from(length).ok())
         .and_then(|length| start.checked_add(length))
@@ -243,7 +256,7 @@ fn stream_extent(data: &[u8], start: usize, length: Option<u64>) -> (usize, usiz
         if let Some(keyword) = keyword
             && has_at(data, keyword, b"endstream")
         {
-            return (end, keyword.saturating_add(9));
+            return (end, keyword.saturating_add(9), true);
         }
     }
 
@@ -256,8 +269,8 @@ fn stream_extent(data: &[u8], start: usize, length: Option<u64>) -> (usize, usiz
             if end > start && data.get(end.saturating_sub(1)) == Some(&b'\r') {
                 end = end.saturating_sub(1);
             }
-            (end, keyword.saturating_add(9))
+            (end, keyword.saturating_add(9), false)
         }
-        None => (data.len(), data.len()),
+        None => (data.len(), data.len(), false),
     }
 }

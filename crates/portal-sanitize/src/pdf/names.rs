@@ -12,7 +12,8 @@ pub(crate) fn feature(name: &[u8]) -> Option<PdfFeature> {
         b"JavaScript" | b"JS" => PdfFeature::JavaScript,
         b"OpenAction" => PdfFeature::OpenAction,
         b"AA" => PdfFeature::AdditionalActions,
-        b"Launch" => PdfFeature::Launch,
+        // Actions that open another file or program, or send form data out of the document.
+        b"Launch" | b"GoToR" | b"GoToE" | b"SubmitForm" | b"ImportData" => PdfFeature::Launch,
         b"EmbeddedFile" | b"EmbeddedFiles" => PdfFeature::EmbeddedFile,
         b"XFA" => PdfFeature::Xfa,
         b"RichMedia" => PdfFeature::RichMedia,
