@@ -65,7 +65,7 @@ impl Limits {
     /// function: enough for a component dependency call that carries a whole request body.
     ///
     /// NOTE: a dependency that is not composed into its importer is called through the host
-    /// as dynamic values, one `Val` (tens of bytes) per list element, so a 25 MiB byte list
+    /// as dynamic values, one `Val` (tens of bytes) per list element. A 25 MiB byte list then
     /// makes the host allocate about 1 GiB for the duration of the call.
     pub fn hostcall_fuel(&self) -> usize {
         let body = usize::try_from(self.max_request_body).unwrap_or(usize::MAX);
@@ -350,7 +350,7 @@ impl App {
         }
     }
 
-    /// The embedded S3 endpoint, when this application started one.
+    /// Returns the embedded S3 endpoint, when this application started one.
     pub fn embedded_s3(&self) -> Option<&EmbeddedS3> {
         self.embedded_s3.as_ref()
     }

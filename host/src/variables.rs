@@ -109,7 +109,7 @@ impl Resolved {
     }
 }
 
-/// The value of variable `name` from the providers, in order, then from a
+/// Returns the value of variable `name` from the providers, in order, then from a
 /// `SPIN_VARIABLE_<NAME>` environment variable; `None` when neither sets it.
 pub fn provided(
     name: &str,

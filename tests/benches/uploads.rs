@@ -1,8 +1,9 @@
 //! The upload pipeline under the host, next to the same work natively.
 //!
-//! Under the host: a 10 MB JPEG (with an EXIF block to strip) and a 10 MB PDF go through
-//! `POST /files` (receive, hash, encrypt into quarantine, sanitize in the linked component,
-//! encrypt the clean copy, store both in the embedded S3 endpoint, audit). Natively: the same
+//! Under the host, a 10 MB JPEG (with an EXIF block to strip) and a 10 MB PDF go through
+//! `POST /files`. That covers receiving, hashing, encrypting into quarantine, sanitizing in the
+//! linked component, encrypting the clean copy, storing both in the embedded S3 endpoint and
+//! auditing. Natively: the same
 //! files through `portal_sanitize::inspect` and one AES-256-GCM encryption of the clean copy.
 //!
 //! Run one case per process, so each peak resident size is that case's own:

@@ -55,7 +55,7 @@ impl World {
         }
     }
 
-    /// A new client of this portal, signed in as nobody.
+    /// Returns a new client of this portal that is not signed in.
     pub fn client(&self) -> Client {
         Client::new(&self.portal.url(""), &self.clock)
     }
@@ -135,7 +135,7 @@ impl World {
     }
 }
 
-/// The signed-in user's id, from `GET /auth/me`.
+/// Returns the signed-in user's id, from `GET /auth/me`.
 pub async fn user_id(client: &Client) -> String {
     let me = client.send("GET", "/auth/me", None).await;
     me.body["user_id"].as_str().expect("user id").to_owned()

@@ -107,7 +107,7 @@ async fn upload(client: &Client, name: &str, body: &[u8]) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn eicar_is_rejected_and_a_failed_scan_fails_closed() {
+async fn scan_rejects_eicar_fails_closed() {
     let clamd = Clamd::start();
     let address = format!("127.0.0.1:{}", clamd.port);
     let origin = format!("tcp://{address}");
@@ -138,7 +138,7 @@ async fn eicar_is_rejected_and_a_failed_scan_fails_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_clamd_outside_the_allowlist_is_never_reached() {
+async fn scan_outside_allowlist_fails() {
     let clamd = Clamd::start();
     let address = format!("127.0.0.1:{}", clamd.port);
     // The allowlist names another port, so the host refuses the connection.

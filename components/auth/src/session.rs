@@ -594,7 +594,7 @@ pub async fn patient_care_teams(id: &str) -> Response {
     }
 }
 
-/// Answer of [`patient_care_teams`].
+/// Response body of [`patient_care_teams`].
 #[derive(Debug, Default, serde::Serialize)]
 struct PatientTeams {
     /// Whether the id names an enabled patient.

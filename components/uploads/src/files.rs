@@ -154,8 +154,8 @@ pub async fn describe(cx: &Context, request: &Request, id: &str) -> Result<Respo
 }
 
 /// `GET /files[?patient=ID]`: the files of a patient's record, newest first. The patient
-/// (the default record for patients) and clinicians of the patient's care teams may list it;
-/// anyone else gets 404, and the refusal is audited.
+/// (whose own record is the default) and clinicians of the patient's care teams may list it.
+/// Anyone else gets 404, and the refusal is audited.
 pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> {
     let caller = cx.caller(request).await?;
     let patient = match portal_spin::edge::query(request, "patient") {

@@ -200,15 +200,21 @@ pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<Sessio
         auth_url.trim_end_matches('/'),
         session.as_str()
     );
-    let response = spin_sdk::http::get(&url).await.map_err(|_| {
-        eprintln!("session check unreachable");
+    get_from_auth(&url, "session check").await
+}
+
+/// Sends a GET to auth's private session route and parses the JSON reply. Any failure is 503,
+/// logged with `what` and the status, never with the URL, which names a session or patient.
+async fn get_from_auth<T: serde::de::DeserializeOwned>(
+    url: &str,
+    what: &str,
+) -> Result<T, Problem> {
+    let response = spin_sdk::http::get(url).await.map_err(|_| {
+        eprintln!("{what} unreachable");
         Problem::new(ProblemKind::ServiceUnavailable)
     })?;
     if response.status() != http::StatusCode::OK {
-        eprintln!(
-            "session check returned status {}",
-            response.status().as_u16()
-        );
+        eprintln!("{what} returned status {}", response.status().as_u16());
         return Err(Problem::new(ProblemKind::ServiceUnavailable));
     }
     let body = http_body_util::BodyExt::collect(response.into_body())
@@ -216,13 +222,13 @@ pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<Sessio
         .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?
         .to_bytes();
     serde_json::from_slice(&body).map_err(|_| {
-        eprintln!("session check response is not valid JSON");
+        eprintln!("{what} response is not valid JSON");
         Problem::new(ProblemKind::ServiceUnavailable)
     })
 }
 
-/// What auth says about a patient now: whether the id names an enabled patient, and the
-/// care teams assigned to them.
+/// Auth's current view of a patient: whether the id names an enabled patient, and the care
+/// teams assigned to them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct PatientTeams {
     /// Whether the id names an enabled patient.
@@ -240,25 +246,7 @@ pub async fn patient_teams(auth_url: &str, patient: &PatientId) -> Result<Patien
         auth_url.trim_end_matches('/'),
         patient.as_str()
     );
-    let response = spin_sdk::http::get(&url).await.map_err(|_| {
-        eprintln!("patient check unreachable");
-        Problem::new(ProblemKind::ServiceUnavailable)
-    })?;
-    if response.status() != http::StatusCode::OK {
-        eprintln!(
-            "patient check returned status {}",
-            response.status().as_u16()
-        );
-        return Err(Problem::new(ProblemKind::ServiceUnavailable));
-    }
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?
-        .to_bytes();
-    serde_json::from_slice(&body).map_err(|_| {
-        eprintln!("patient check response is not valid JSON");
-        Problem::new(ProblemKind::ServiceUnavailable)
-    })
+    get_from_auth(&url, "patient check").await
 }
 
 /// Authenticates a request to a component other than auth: verifies the token and proof,

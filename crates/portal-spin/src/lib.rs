@@ -99,7 +99,7 @@ pub fn empty(status: http::StatusCode) -> Response {
     response
 }
 
-/// A response with `status`, a `Content-Type` and `body`.
+/// Builds a response with `status`, a `Content-Type` and `body`.
 pub fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
     *response.status_mut() = status;

@@ -19,7 +19,7 @@ use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use zeroize::Zeroizing;
 
-/// Why an object operation failed. The detail goes to the log, and callers return 503.
+/// The reason an object operation failed. The detail goes to the log, and callers return 503.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     /// A variable is missing or malformed.

@@ -240,7 +240,7 @@ fn skip_end_of_line(data: &[u8], position: usize) -> usize {
 /// data runs to the next `endstream`, which is how readers repair a wrong length. Without any
 /// `endstream` the data runs to the end. The caller also searches unconfirmed data as object
 /// syntax, at most `MAX_DEPTH` levels deep.
-/// The third value says whether the direct `/Length` was confirmed.
+/// The third value is true when the direct `/Length` was confirmed.
 fn stream_extent(data: &[u8], start: usize, length: Option<u64>) -> (usize, usize, bool) {
     let declared_end = length
         .and_then(|length| usize::try_from(length).ok())
