@@ -1,8 +1,9 @@
 //! The notification gateway as the tests see it: a loopback HTTP server that records every
-//! JSON body posted to it and answers 204.
+//! JSON body posted to it and answers 204, or 503 for as many requests as it was told to fail.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http_body_util::BodyExt;
@@ -16,6 +17,7 @@ pub struct Sink {
     /// Bound address.
     pub address: SocketAddr,
     received: Arc<Mutex<Vec<Value>>>,
+    failures_left: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -25,14 +27,18 @@ impl Sink {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
+        let failures_left = Arc::new(AtomicUsize::new(0));
         let store = received.clone();
+        let failing = failures_left.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = store.clone();
+                let failing = failing.clone();
                 tokio::spawn(async move {
                     let service =
                         service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                             let store = store.clone();
+                            let failing = failing.clone();
                             async move {
                                 let body = request
                                     .into_body()
@@ -40,12 +46,21 @@ impl Sink {
                                     .await
                                     .map(|collected| collected.to_bytes())
                                     .unwrap_or_default();
+                                let mut response = hyper::Response::new(String::new());
+                                let fail = failing
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                                        left.checked_sub(1)
+                                    })
+                                    .is_ok();
+                                if fail {
+                                    *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+                                    return Ok::<_, Infallible>(response);
+                                }
                                 let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                                 store
                                     .lock()
                                     .unwrap_or_else(|poison| poison.into_inner())
                                     .push(value);
-                                let mut response = hyper::Response::new(String::new());
                                 *response.status_mut() = hyper::StatusCode::NO_CONTENT;
                                 Ok::<_, Infallible>(response)
                             }
@@ -59,8 +74,14 @@ impl Sink {
         Ok(Sink {
             address,
             received,
+            failures_left,
             task,
         })
+    }
+
+    /// Makes the next `count` requests fail with 503; failed requests are not recorded.
+    pub fn fail_next(&self, count: usize) {
+        self.failures_left.store(count, Ordering::SeqCst);
     }
 
     /// The webhook URL to configure.

@@ -4,7 +4,9 @@
 //! One build runs in two roles, chosen by the `auth_role` variable:
 //! - `public`, under `/auth/...`: accounts, sign-in, second factors, sessions, care teams;
 //! - `session`, on a private route: other components ask it whether a session is live and
-//!   what its user may do now.
+//!   what its user may do now;
+//! - `notify`, on a private route: other components ask it to tell users that something
+//!   awaits them, without learning where the notice goes.
 //!
 //! Every sign-in binds the session to the client's DPoP key (RFC 9449), and every route that
 //! acts for a user checks the access token, its proof and the session record.
@@ -16,6 +18,7 @@ mod context;
 mod factors;
 mod login;
 mod model;
+mod notices;
 mod session;
 
 use portal_spin::ComponentInfo;
@@ -38,9 +41,10 @@ async fn handle(request: Request) -> impl IntoResponse {
         .unwrap_or_default();
     match role.as_str() {
         "session" => session_role(request, &path).await,
+        "notify" => notify_role(request, &path).await,
         "public" => public_role(request, &path).await,
         _ => {
-            eprintln!("variable auth_role must be public or session");
+            eprintln!("variable auth_role must be public, session or notify");
             portal_spin::not_found()
         }
     }
@@ -53,10 +57,26 @@ async fn session_role(request: Request, path: &str) -> portal_spin::Response {
     if let Some(session) = path.strip_prefix("/session/") {
         return session::introspect(session).await;
     }
+    if let Some(team) = path.strip_prefix("/care-teams/") {
+        return session::care_team_info(team).await;
+    }
     match path.strip_prefix("/patients/") {
         Some(patient) => session::patient_care_teams(patient).await,
         None => portal_spin::not_found(),
     }
+}
+
+async fn notify_role(request: Request, path: &str) -> portal_spin::Response {
+    if (request.method(), path) != (&Method::POST, "/notify") {
+        return portal_spin::not_found();
+    }
+    let context = match Context::load(&request).await {
+        Ok(context) => context,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    notices::notify(&context, request)
+        .await
+        .unwrap_or_else(|problem| portal_spin::problem(&problem))
 }
 
 async fn public_role(request: Request, path: &str) -> portal_spin::Response {

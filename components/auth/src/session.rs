@@ -594,6 +594,32 @@ pub async fn patient_care_teams(id: &str) -> Response {
     }
 }
 
+/// `GET /care-teams/<id>` on the private route: what messaging shows and needs about a care
+/// team (its name, expected response time and clinicians). An unknown id gives
+/// `{"care_team": false}`.
+pub async fn care_team_info(id: &str) -> Response {
+    let result = (|| -> Result<serde_json::Value, Problem> {
+        let unknown = serde_json::json!({ "care_team": false });
+        let Ok(team) = CareTeamId::new(id) else {
+            return Ok(unknown);
+        };
+        let store = Store::open(model::STORE)?;
+        let Some(record) = store.get::<CareTeam>(&model::care_team_key(&team), "care team")? else {
+            return Ok(unknown);
+        };
+        Ok(serde_json::json!({
+            "care_team": true,
+            "name": record.name,
+            "response_hours": record.response_hours,
+            "clinicians": record.clinicians,
+        }))
+    })();
+    match result {
+        Ok(body) => portal_spin::json_no_store(StatusCode::OK, &body),
+        Err(problem) => portal_spin::problem(&problem),
+    }
+}
+
 /// Response body of [`patient_care_teams`].
 #[derive(Debug, Default, serde::Serialize)]
 struct PatientTeams {

@@ -191,12 +191,30 @@ audit_actions! {
     /// A proxy grant revoked.
     ProxyRevoked = "proxy.revoked", REST, interaction("delete"), "D",
         patient: true, entities: [Grant];
+    /// A patient's threads listed with their subjects: one event per patient shown.
+    ThreadsListed = "messaging.threads_listed", REST, interaction("search-type"), "E",
+        patient: true, entities: [Patient];
+    /// A role that may not read messages (admin, compliance officer) refused at messaging.
+    MessagingRefused = "messaging.access_refused", SECURITY_ALERT, interaction("read"), "E",
+        patient: false, entities: [Thread, User];
+    /// A thread opened, with its first message.
+    ThreadOpened = "messaging.thread_opened", REST, interaction("create"), "C",
+        patient: true, entities: [Thread];
     /// A thread and its messages read.
     ThreadRead = "messaging.thread_read", REST, interaction("read"), "R",
         patient: true, entities: [Thread];
     /// A message sent.
     MessageSent = "messaging.message_sent", REST, interaction("create"), "C",
-        patient: true, entities: [Message];
+        patient: true, entities: [Message, Thread];
+    /// A thread closed.
+    ThreadClosed = "messaging.thread_closed", REST, interaction("update"), "U",
+        patient: true, entities: [Thread];
+    /// A closed thread reopened.
+    ThreadReopened = "messaging.thread_reopened", REST, interaction("update"), "U",
+        patient: true, entities: [Thread];
+    /// A thread exported as FHIR `Communication` resources for the care record.
+    ThreadExported = "messaging.thread_exported", EXPORT, interaction("read"), "R",
+        patient: true, entities: [Thread, Export];
     /// A file accepted into the record.
     FileUploaded = "uploads.file_uploaded", REST, interaction("create"), "C",
         patient: true, entities: [File];

@@ -249,6 +249,32 @@ pub async fn patient_teams(auth_url: &str, patient: &PatientId) -> Result<Patien
     get_from_auth(&url, "patient check").await
 }
 
+/// Auth's current view of a care team.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct CareTeamInfo {
+    /// Whether the id names a care team.
+    pub care_team: bool,
+    /// Its display name.
+    #[serde(default)]
+    pub name: String,
+    /// Expected response time for messages, in hours.
+    #[serde(default)]
+    pub response_hours: u32,
+    /// Its clinicians now.
+    #[serde(default)]
+    pub clinicians: Vec<UserId>,
+}
+
+/// Asks auth's private session route at `auth_url` about `team`.
+pub async fn care_team(auth_url: &str, team: &CareTeamId) -> Result<CareTeamInfo, Problem> {
+    let url = format!(
+        "{}/care-teams/{}",
+        auth_url.trim_end_matches('/'),
+        team.as_str()
+    );
+    get_from_auth(&url, "care team check").await
+}
+
 /// Authenticates a request to a component other than auth: verifies the token and proof,
 /// then checks the session with auth at `auth_url`.
 pub async fn authenticate(

@@ -73,6 +73,14 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     limit: usize,
     fields: &'static [&'static str],
 ) -> Result<T, Problem> {
+    let body = read_json_bytes(request, limit).await?;
+    parse_json(&body, fields)
+}
+
+/// Reads the raw bytes of a JSON body of at most `limit` bytes, for a caller that needs them
+/// as sent (to fingerprint a request, say) before [`parse_json`]. Gives 415 and 413 as
+/// [`read_json`] does.
+pub async fn read_json_bytes(request: Request, limit: usize) -> Result<bytes::Bytes, Problem> {
     let content_type = header(&request, "content-type").unwrap_or_default();
     let media_type = content_type
         .split(';')
@@ -89,7 +97,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|_| Problem::payload_too_large(limit as u64))?
         .to_bytes();
-    parse_json(&body, fields)
+    Ok(body)
 }
 
 /// Parses a JSON object body; see [`read_json`] for the checks.

@@ -19,13 +19,14 @@ pub enum Channel {
 
 /// Posts `{channel, to, text, link}` to the `notification_webhook_url` variable. An unset or
 /// empty variable turns notifications off. Failures are retried up to [`MAX_ATTEMPTS`] times
-/// and then logged; they never fail the caller's action.
-pub async fn send(channel: Channel, destination: &str, text: &'static str) {
+/// and then logged; they never fail the caller's action. Returns whether the gateway accepted
+/// the notice.
+pub async fn send(channel: Channel, destination: &str, text: &'static str) -> bool {
     let Ok(url) = spin_sdk::variables::get("notification_webhook_url").await else {
-        return;
+        return false;
     };
     if url.is_empty() {
-        return;
+        return false;
     }
     let link = spin_sdk::variables::get("portal_public_url")
         .await
@@ -41,10 +42,10 @@ pub async fn send(channel: Channel, destination: &str, text: &'static str) {
             )))
         else {
             eprintln!("notification webhook URL is invalid");
-            return;
+            return false;
         };
         match spin_sdk::http::send(request).await {
-            Ok(response) if response.status().is_success() => return,
+            Ok(response) if response.status().is_success() => return true,
             Ok(response) => eprintln!(
                 "notification webhook returned status {}",
                 response.status().as_u16()
@@ -53,4 +54,5 @@ pub async fn send(channel: Channel, destination: &str, text: &'static str) {
         }
     }
     eprintln!("notification dropped after {MAX_ATTEMPTS} attempts");
+    false
 }

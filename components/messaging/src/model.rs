@@ -1,0 +1,182 @@
+//! Records of the messaging store and their keys.
+//!
+//! - `thread:<id>`: a [`ThreadRecord`], with the ordered list of its messages; every change
+//!   is a compare-and-swap, so two replies never overwrite each other.
+//! - `message:<thread>:<id>`: a [`MessageRecord`], written once before the thread lists it.
+//! - `patient-threads:<patient>` and `team-threads:<care team>`: thread ids, for listing.
+//! - `read:<thread>:<user>`: how many of the thread's messages the user has read.
+//! - `idempotency:<user>:<sha256 of the key>`: an [`IdempotencyRecord`].
+//!
+//! Subjects and bodies are sealed with the messaging domain's keys; the associated data binds
+//! the tenant, the thread and, for bodies, the message, so a sealed value copied to another
+//! record fails to open.
+
+use portal_policy::{
+    CareTeamId, FileId, MessageId, PatientId, Role, Sensitivity, ThreadId, UserId,
+};
+use serde::{Deserialize, Serialize};
+
+/// Label of the component's key-value store.
+pub const STORE: &str = "messaging";
+
+/// Record type of a sealed subject.
+pub const SUBJECT_RECORD: &str = "thread-subject";
+
+/// Record type of a sealed body.
+pub const BODY_RECORD: &str = "message-body";
+
+/// Maximum number of messages in one thread. Past it, participants open a new thread.
+pub const MAX_MESSAGES_PER_THREAD: usize = 1000;
+
+/// What a thread is about, which decides who may see it and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Questions that fit no other category.
+    General,
+    /// Bills and payments.
+    Billing,
+    /// Symptoms, results, medication and care.
+    Clinical,
+    /// A confidential matter: reading needs step-up.
+    Sensitive,
+}
+
+impl Category {
+    /// The policy's sensitivity of the category.
+    pub fn sensitivity(self) -> Sensitivity {
+        match self {
+            Category::Sensitive => Sensitivity::Sensitive,
+            Category::General | Category::Billing | Category::Clinical => Sensitivity::Normal,
+        }
+    }
+
+    /// The code used in JSON and FHIR.
+    pub fn code(self) -> &'static str {
+        match self {
+            Category::General => "general",
+            Category::Billing => "billing",
+            Category::Clinical => "clinical",
+            Category::Sensitive => "sensitive",
+        }
+    }
+}
+
+/// Whether a thread takes replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadState {
+    /// Takes replies.
+    Open,
+    /// Closed by a participant; reopening makes it take replies again.
+    Closed,
+}
+
+/// One message in a thread's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEntry {
+    /// The message.
+    pub id: MessageId,
+    /// Who sent it, for unread counts.
+    pub sender: UserId,
+    /// When, in Unix seconds.
+    pub sent_at: i64,
+}
+
+/// A thread between a patient and a care team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRecord {
+    /// Random id.
+    pub id: ThreadId,
+    /// The patient the thread is about.
+    pub patient: PatientId,
+    /// The care team that answers.
+    pub care_team: CareTeamId,
+    /// Category.
+    pub category: Category,
+    /// Open or closed.
+    pub state: ThreadState,
+    /// The subject, sealed for this thread (standard base64).
+    pub subject: String,
+    /// Who opened it.
+    pub opened_by: UserId,
+    /// When, in Unix seconds.
+    pub opened_at: i64,
+    /// When the last message arrived or the state changed, in Unix seconds.
+    pub updated_at: i64,
+    /// The messages, oldest first. A message's sequence number is its position plus one.
+    pub messages: Vec<MessageEntry>,
+}
+
+/// A message. Immutable once written: a correction is a new message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Random id.
+    pub id: MessageId,
+    /// The thread.
+    pub thread: ThreadId,
+    /// The sender.
+    pub sender: UserId,
+    /// The sender's role when it was sent.
+    pub sender_role: Role,
+    /// When, in Unix seconds.
+    pub sent_at: i64,
+    /// The body, sealed for this thread and message (standard base64).
+    pub body: String,
+    /// Files attached, each shared with the thread's participants.
+    #[serde(default)]
+    pub attachments: Vec<FileId>,
+}
+
+/// What a request carrying an `Idempotency-Key` did, so a retry gets the first result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the method, path and body of the first request, hex.
+    pub fingerprint: String,
+    /// When the key was first used, in Unix seconds.
+    pub created_at: i64,
+    /// When the request holding the key started, in Unix seconds; a stale start means it
+    /// crashed and a retry may take over.
+    pub started_at: i64,
+    /// The thread the request writes to.
+    pub thread: ThreadId,
+    /// The message the request writes.
+    pub message: MessageId,
+    /// Whether the request completed.
+    pub done: bool,
+}
+
+/// Key of a thread record.
+pub fn thread_key(thread: &ThreadId) -> String {
+    format!("thread:{}", thread.as_str())
+}
+
+/// Key of a message record.
+pub fn message_key(thread: &ThreadId, message: &MessageId) -> String {
+    format!("message:{}:{}", thread.as_str(), message.as_str())
+}
+
+/// Key of a patient's thread list.
+pub fn patient_threads_key(patient: &PatientId) -> String {
+    format!("patient-threads:{}", patient.as_str())
+}
+
+/// Key of a care team's thread list.
+pub fn team_threads_key(team: &CareTeamId) -> String {
+    format!("team-threads:{}", team.as_str())
+}
+
+/// Key of a user's read position in a thread.
+pub fn read_key(thread: &ThreadId, user: &UserId) -> String {
+    format!("read:{}:{}", thread.as_str(), user.as_str())
+}
+
+/// Key of an idempotency record; the client's key is hashed, so any text is safe in it.
+pub fn idempotency_key(user: &UserId, hashed_key: &str) -> String {
+    format!("idempotency:{}:{hashed_key}", user.as_str())
+}
+
+/// The record id a body is sealed for: the thread and the message.
+pub fn body_record_id(thread: &ThreadId, message: &MessageId) -> String {
+    format!("{}/{}", thread.as_str(), message.as_str())
+}
