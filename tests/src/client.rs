@@ -14,13 +14,24 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// The host's test clock offset, shared by every client of one portal, so proofs and TOTP
-/// codes use the time the components see.
+/// codes use the time the components see. It also carries the HTTP client those clients
+/// share, which trusts the portal's certificate when it serves HTTPS.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_secs: Arc<AtomicI64>,
+    http: reqwest::Client,
 }
 
 impl Clock {
+    /// A clock whose clients connect with `http`, such as a client that trusts a test
+    /// certificate.
+    pub fn with_http(http: reqwest::Client) -> Self {
+        Self {
+            offset_secs: Arc::default(),
+            http,
+        }
+    }
+
     /// The portal's current Unix time.
     pub fn now(&self) -> i64 {
         let real = std::time::SystemTime::now()
@@ -32,7 +43,8 @@ impl Clock {
 
     /// Moves the portal's clock forward through the host's test clock route.
     pub async fn advance(&self, base_url: &str, seconds: i64) {
-        let response = reqwest::Client::new()
+        let response = self
+            .http
             .post(format!(
                 "{base_url}/.well-known/portal-host/test-clock?advance_secs={seconds}"
             ))
@@ -162,7 +174,7 @@ impl Client {
             base: base.to_owned(),
             clock: clock.clone(),
             key: DpopKey::generate(),
-            http: reqwest::Client::new(),
+            http: clock.http.clone(),
             access_token: None,
             refresh_token: None,
             totp: None,

@@ -9,6 +9,7 @@ use portal_host::server::Server;
 use tokio::sync::oneshot;
 
 pub mod client;
+pub mod journey;
 pub mod sink;
 pub mod world;
 
@@ -16,6 +17,10 @@ pub mod world;
 pub struct Portal {
     /// Bound address.
     pub address: SocketAddr,
+    /// `http://ADDRESS`, or `https://localhost:PORT` when serving HTTPS.
+    pub origin: String,
+    /// The self-signed certificate (PEM) when serving HTTPS.
+    pub certificate: Option<String>,
     /// State directory, deleted when the last portal using it is dropped.
     pub state_dir: Arc<tempfile::TempDir>,
     app: Arc<App>,
@@ -39,7 +44,25 @@ impl Portal {
         overrides: &[(&str, &str)],
         test_clock: bool,
     ) -> anyhow::Result<Portal> {
-        Self::start_in(Arc::new(tempfile::tempdir()?), overrides, test_clock).await
+        Self::start_in(Arc::new(tempfile::tempdir()?), overrides, test_clock, false).await
+    }
+
+    /// Like [`Portal::start_with`], over HTTPS with a new self-signed certificate for
+    /// `localhost`; [`Portal::https_client`] trusts it.
+    pub async fn start_https(
+        overrides: &[(&str, &str)],
+        test_clock: bool,
+    ) -> anyhow::Result<Portal> {
+        Self::start_in(Arc::new(tempfile::tempdir()?), overrides, test_clock, true).await
+    }
+
+    /// An HTTP client that trusts this portal's certificate, for a [`client::Clock`].
+    pub fn https_client(&self) -> anyhow::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &self.certificate {
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes())?);
+        }
+        Ok(builder.build()?)
     }
 
     /// Starts another portal on this one's state directory (its stores), as a restart or a
@@ -49,13 +72,14 @@ impl Portal {
         overrides: &[(&str, &str)],
         test_clock: bool,
     ) -> anyhow::Result<Portal> {
-        Self::start_in(self.state_dir.clone(), overrides, test_clock).await
+        Self::start_in(self.state_dir.clone(), overrides, test_clock, false).await
     }
 
     async fn start_in(
         state_dir: Arc<tempfile::TempDir>,
         overrides: &[(&str, &str)],
         test_clock: bool,
+        https: bool,
     ) -> anyhow::Result<Portal> {
         // `PORTAL_TEST_LOG=info` shows the host's and the guests' logs beside a failing test.
         if let Ok(filter) = std::env::var("PORTAL_TEST_LOG") {
@@ -86,14 +110,34 @@ impl Portal {
             embedded_s3: true,
         };
         let app: Arc<App> = App::load(&options).await?;
-        let server = Server::bind(app.clone(), ([127, 0, 0, 1], 0).into(), None).await?;
+        let certificate = if https {
+            let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+            let cert_path = state_dir.path().join("tls-cert.pem");
+            let key_path = state_dir.path().join("tls-key.pem");
+            std::fs::write(&cert_path, generated.cert.pem())?;
+            std::fs::write(&key_path, generated.signing_key.serialize_pem())?;
+            Some((generated.cert.pem(), cert_path, key_path))
+        } else {
+            None
+        };
+        let tls = certificate
+            .as_ref()
+            .map(|(_, cert, key)| (cert.as_path(), key.as_path()));
+        let server = Server::bind(app.clone(), ([127, 0, 0, 1], 0).into(), tls).await?;
         let address = server.local_addr()?;
+        let origin = if https {
+            format!("https://localhost:{}", address.port())
+        } else {
+            format!("http://{address}")
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         Ok(Portal {
             address,
+            origin,
+            certificate: certificate.map(|(pem, ..)| pem),
             state_dir,
             app,
             stop: Some(stop),
@@ -141,9 +185,9 @@ impl Portal {
         ))
     }
 
-    /// `http://ADDRESS` followed by `path`.
+    /// The portal's origin followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}{path}", self.origin)
     }
 }
 

@@ -24,7 +24,12 @@ pub struct Sink {
 impl Sink {
     /// Starts a sink on a free loopback port.
     pub async fn start() -> std::io::Result<Sink> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_at("127.0.0.1:0").await
+    }
+
+    /// Starts a sink on `address`, such as `127.0.0.1:3099`.
+    pub async fn start_at(address: &str) -> std::io::Result<Sink> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
         let failures_left = Arc::new(AtomicUsize::new(0));

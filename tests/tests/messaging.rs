@@ -641,15 +641,27 @@ async fn a_retried_send_returns_the_first_result() {
 async fn subjects_and_bodies_are_sealed_at_rest() {
     let clinic = Clinic::start(&[]).await;
     let (thread, _) = clinic.open("clinical").await;
+    let reply = json!({ "body": REPLY });
     let replied = send_json(
         &clinic.clinician,
         "POST",
         &format!("/messages/threads/{thread}/messages"),
-        &json!({ "body": REPLY }),
-        None,
+        &reply,
+        Some("sealed-fingerprint"),
     )
     .await;
     assert_eq!(replied.status, 201);
+    // A plain hash of the request would let a reader of the store confirm a guessed body.
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    for part in [
+        b"POST".as_slice(),
+        format!("/threads/{thread}/messages").as_bytes(),
+        reply.to_string().as_bytes(),
+    ] {
+        sha2::Digest::update(&mut hasher, (part.len() as u64).to_be_bytes());
+        sha2::Digest::update(&mut hasher, part);
+    }
+    let plain_fingerprint = hex(&sha2::Digest::finalize(hasher));
 
     // Every file the messaging store wrote, including SQLite's journal.
     let dir = clinic.world.portal.state_dir.path();
@@ -669,7 +681,13 @@ async fn subjects_and_bodies_are_sealed_at_rest() {
         find(&raw, thread.as_bytes()),
         "the store holds the thread's records"
     );
-    for plain in [SUBJECT, BODY, REPLY, "amoxicillin"] {
+    for plain in [
+        SUBJECT,
+        BODY,
+        REPLY,
+        "amoxicillin",
+        plain_fingerprint.as_str(),
+    ] {
         assert!(!find(&raw, plain.as_bytes()), "{plain:?} stored in clear");
     }
 }
@@ -963,4 +981,316 @@ async fn attachments_are_shared_with_the_thread_and_exports_need_step_up() {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sensitive_attachments_follow_their_thread() {
+    let mut clinic = Clinic::start(&[]).await;
+    // The outsider's team also cares for the patient, so the outsider may read the
+    // patient's ordinary files.
+    let cardiology = clinic
+        .world
+        .care_team("Cardiology 2", &[&clinic.patient_id])
+        .await;
+    let outsider_id = portal_e2e::world::user_id(&clinic.outsider).await;
+    clinic.world.add_member(&cardiology, &outsider_id).await;
+    let mut uploaded = Vec::new();
+    for name in ["note.txt", "result.txt"] {
+        let reply = clinic
+            .patient
+            .send_bytes(
+                "POST",
+                "/files",
+                b"HIV viral load: detectable".to_vec(),
+                &[("content-type", "text/plain"), ("x-file-name", name)],
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        uploaded.push(reply);
+    }
+    let (ordinary, secret) = (&uploaded[0], &uploaded[1]);
+    let ordinary_id = ordinary.body["id"].as_str().expect("id").to_owned();
+    let secret_id = secret.body["id"].as_str().expect("id").to_owned();
+    let opened = send_json(
+        &clinic.patient,
+        "POST",
+        "/messages/threads",
+        &json!({
+            "care_team": clinic.team,
+            "subject": "Test result",
+            "category": "sensitive",
+            "body": "Please look at the attached result.",
+            "attachments": [secret_id],
+        }),
+        None,
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{:?}", opened.body);
+    let thread = opened.body["thread"]["id"]
+        .as_str()
+        .expect("thread")
+        .to_owned();
+
+    // The other team's clinician reads the ordinary file but not the sensitive one.
+    let path = |id: &str| format!("/files/{id}");
+    assert_eq!(
+        clinic
+            .outsider
+            .send("GET", &path(&ordinary_id), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        clinic
+            .outsider
+            .send("GET", &path(&secret_id), None)
+            .await
+            .status,
+        404
+    );
+    let listed = clinic
+        .outsider
+        .send(
+            "GET",
+            &format!("/files?patient={}", clinic.patient_id),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = listed.body["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|file| file["id"].as_str())
+        .collect();
+    assert!(ids.contains(&ordinary_id.as_str()), "{ids:?}");
+    assert!(!ids.contains(&secret_id.as_str()), "{ids:?}");
+
+    // The thread's clinician reads it with a recent second factor only.
+    assert_eq!(
+        clinic
+            .clinician
+            .send("GET", &path(&secret_id), None)
+            .await
+            .status,
+        200
+    );
+    // The patient signed in with a password only.
+    let patient_read = clinic.patient.send("GET", &path(&secret_id), None).await;
+    assert_eq!(patient_read.status, 401, "{:?}", patient_read.body);
+    assert_eq!(patient_read.problem_type(), "step-up-required");
+    let base = clinic.world.portal.url("");
+    clinic.world.clock.advance(&base, 11 * 60).await;
+    assert_eq!(clinic.clinician.refresh().await.status, 200);
+    assert_eq!(clinic.patient.refresh().await.status, 200);
+    let stale = clinic
+        .clinician
+        .send("POST", &format!("/files/{secret_id}/links"), None)
+        .await;
+    assert_eq!(stale.status, 401, "{:?}", stale.body);
+
+    // A reply does not mark the sender's unopened messages read.
+    let code = clinic.clinician.totp_code();
+    let stepped = clinic
+        .clinician
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
+        .await;
+    clinic.clinician.keep_tokens(&stepped);
+    let replied = send_json(
+        &clinic.clinician,
+        "POST",
+        &format!("/messages/threads/{thread}/messages"),
+        &json!({ "body": "Please book an appointment." }),
+        None,
+    )
+    .await;
+    assert_eq!(replied.status, 201);
+    let mine = send_json(
+        &clinic.patient,
+        "POST",
+        &format!("/messages/threads/{thread}/messages"),
+        &json!({ "body": "Is tomorrow fine?" }),
+        None,
+    )
+    .await;
+    assert_eq!(mine.status, 201, "{:?}", mine.body);
+    assert_eq!(
+        mine.body["thread"]["unread"], 1,
+        "the clinician's reply is still unread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_thread_records_reveal_nothing() {
+    let clinic = Clinic::start(&[]).await;
+    let (thread, _) = clinic.open("sensitive").await;
+    let (other, other_id) = clinic.world.patient("bob@example.org").await;
+    let other_team = clinic.world.care_team("Other", &[&other_id]).await;
+
+    // Someone with write access to the store, but not the keys, edits the thread record.
+    let database = clinic.world.portal.state_dir.path().join("messaging.db");
+    let edit = |change: &dyn Fn(&mut Value)| {
+        let connection = rusqlite::Connection::open(&database).expect("store");
+        let key = format!("thread:{thread}");
+        let value: Vec<u8> = connection
+            .query_row(
+                "SELECT value FROM spin_key_value WHERE store = 'messaging' AND key = ?1",
+                [&key],
+                |row| row.get(0),
+            )
+            .expect("thread record");
+        let mut record: Value = serde_json::from_slice(&value).expect("JSON");
+        change(&mut record);
+        connection
+            .execute(
+                "UPDATE spin_key_value SET value = ?1 WHERE store = 'messaging' AND key = ?2",
+                rusqlite::params![serde_json::to_vec(&record).expect("JSON"), key],
+            )
+            .expect("update");
+    };
+
+    // Moved to another patient and team: that patient reads nothing.
+    edit(&|record| {
+        record["patient"] = json!(other_id);
+        record["care_team"] = json!(other_team);
+        record["category"] = json!("general");
+    });
+    let path = format!("/messages/threads/{thread}");
+    let stolen = other.send("GET", &path, None).await;
+    assert_ne!(stolen.status, 200, "{:?}", stolen.body);
+    assert!(!stolen.body.to_string().contains(BODY));
+    let listed = other.send("GET", "/messages/threads", None).await;
+    assert_eq!(listed.status, 200, "one bad record does not break the list");
+    assert_eq!(listed.body["threads"], json!([]));
+
+    // Moved out of the sensitive category: the patient still cannot read without step-up.
+    edit(&|record| {
+        record["patient"] = json!(clinic.patient_id);
+        record["care_team"] = json!(clinic.team);
+        record["category"] = json!("general");
+    });
+    let downgraded = clinic.patient.send("GET", &path, None).await;
+    assert_ne!(downgraded.status, 200, "{:?}", downgraded.body);
+    assert!(!downgraded.body.to_string().contains(BODY));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_and_reordering_characters_are_rejected() {
+    let clinic = Clinic::start(&[]).await;
+    let (thread, _) = clinic.open("general").await;
+    let path = format!("/messages/threads/{thread}/messages");
+    for body in [
+        "\u{200B}\u{200B}",
+        "\u{3164}",
+        "invoice \u{202E}gpj.exe",
+        "tag\u{E0041}",
+        " \u{FEFF} ",
+    ] {
+        let sent = send_json(
+            &clinic.patient,
+            "POST",
+            &path,
+            &json!({ "body": body }),
+            None,
+        )
+        .await;
+        assert_eq!(sent.status, 422, "{body:?}: {:?}", sent.body);
+        assert_eq!(sent.body["field"], "body");
+    }
+    // Right-to-left marks are ordinary text in Hebrew and Arabic.
+    let hebrew = send_json(
+        &clinic.patient,
+        "POST",
+        &path,
+        &json!({ "body": "\u{200F}שלום, מתי התור?" }),
+        None,
+    )
+    .await;
+    assert_eq!(hebrew.status, 201, "{:?}", hebrew.body);
+    assert_eq!(
+        hebrew
+            .headers
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    // An escaped emoji takes 12 bytes of JSON per character and is still accepted.
+    let escaped = format!("{{\"body\": \"{}\"}}", "\\ud83d\\ude00".repeat(2000));
+    let emoji = clinic
+        .patient
+        .send_bytes(
+            "POST",
+            &path,
+            escaped.into_bytes(),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(emoji.status, 201, "{:?}", emoji.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sends_past_the_hourly_limit_are_rejected() {
+    let clinic = Clinic::start(&[]).await;
+    let (thread, _) = clinic.open("general").await;
+    let path = format!("/messages/threads/{thread}/messages");
+    // Opening the thread was the first of the 120 sends an hour allows.
+    for number in 2..=120 {
+        let sent = send_json(
+            &clinic.patient,
+            "POST",
+            &path,
+            &json!({ "body": format!("message {number}") }),
+            None,
+        )
+        .await;
+        assert_eq!(sent.status, 201, "send {number}: {:?}", sent.body);
+    }
+    let refused = send_json(
+        &clinic.patient,
+        "POST",
+        &path,
+        &json!({ "body": "one more" }),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert!(refused.headers.contains_key("retry-after"));
+    // The clinician has an allowance of their own.
+    let reply = send_json(
+        &clinic.clinician,
+        "POST",
+        &path,
+        &json!({ "body": "Noted." }),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+
+    // A patient taken off the care team can no longer write in its threads.
+    clinic
+        .world
+        .remove_member(&clinic.team, &clinic.patient_id)
+        .await;
+    let outside = send_json(
+        &clinic.clinician,
+        "POST",
+        &path,
+        &json!({ "body": "Still there?" }),
+        None,
+    )
+    .await;
+    assert_eq!(outside.status, 201, "the clinician may still answer");
+    let late = send_json(
+        &clinic.patient,
+        "POST",
+        &path,
+        &json!({ "body": "Hello?" }),
+        None,
+    )
+    .await;
+    assert_eq!(
+        late.status, 409,
+        "the team check comes before the allowance: {:?}",
+        late.body
+    );
 }

@@ -620,7 +620,7 @@ async fn attachment_grant_lets_thread_team_read() {
 
     let grant = |sender: &str, role: &str, teams: &[&str], file: &str| {
         serde_json::json!({
-            "file_id": file,
+            "file_ids": [file],
             "thread_id": "thread-1",
             "patient": patient_id,
             "sender": sender,

@@ -7,12 +7,14 @@
 //! writes under the same ids, and every write below it accepts a record it finds already
 //! written, so the message exists once.
 
+use base64ct::{Base64, Encoding};
 use portal_policy::{MessageId, ThreadId, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::kv::{Store, Update};
 use sha2::{Digest, Sha256};
 use spin_sdk::http::Request;
 
+use crate::context::Context;
 use crate::model::{self, IdempotencyRecord};
 
 /// Maximum key length, in bytes.
@@ -78,13 +80,17 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     hex(&hasher.finalize())
 }
 
-/// Claims `key` for a request with `fingerprint` that would write `fresh` ids.
+/// Record type of a sealed fingerprint.
+const FINGERPRINT_RECORD: &str = "idempotency-fingerprint";
+
+/// Claims `key` for a request with `fingerprint` that would write `fresh` ids. The
+/// fingerprint is stored sealed, because a plain hash of a short message would let anyone who
+/// reads the store confirm a guess of its text.
 pub fn claim(
-    store: &Store,
+    cx: &Context,
     key: Option<String>,
     fingerprint: &str,
     fresh: (ThreadId, MessageId),
-    now: i64,
 ) -> Result<Claim, Problem> {
     let Some(key) = key else {
         return Ok(Claim::Proceed {
@@ -93,59 +99,73 @@ pub fn claim(
             key: None,
         });
     };
-    store.update::<IdempotencyRecord, Claim, Problem>(&key, "idempotency", |current| {
-        let new_claim = || IdempotencyRecord {
-            fingerprint: fingerprint.to_owned(),
-            created_at: now,
-            started_at: now,
-            thread: fresh.0.clone(),
-            message: fresh.1.clone(),
-            done: false,
-        };
-        let proceed = |record: &IdempotencyRecord| Claim::Proceed {
-            thread: record.thread.clone(),
-            message: record.message.clone(),
-            key: Some(key.clone()),
-        };
-        match current {
-            Some(record) if now.saturating_sub(record.created_at) < RETENTION_SECS => {
-                if record.fingerprint != fingerprint {
-                    return Err(Problem::new(ProblemKind::InvalidField)
+    let now = cx.now;
+    let sealed = Base64::encode_string(&cx.sealer.seal(
+        &cx.store,
+        FINGERPRINT_RECORD,
+        &key,
+        fingerprint.as_bytes(),
+    )?);
+    let same_request = |stored: &str| {
+        Base64::decode_vec(stored)
+            .ok()
+            .and_then(|envelope| cx.sealer.open(FINGERPRINT_RECORD, &key, &envelope).ok())
+            .is_some_and(|opened| opened.as_slice() == fingerprint.as_bytes())
+    };
+    cx.store
+        .update::<IdempotencyRecord, Claim, Problem>(&key, "idempotency", |current| {
+            let new_claim = || IdempotencyRecord {
+                fingerprint: sealed.clone(),
+                created_at: now,
+                started_at: now,
+                thread: fresh.0.clone(),
+                message: fresh.1.clone(),
+                done: false,
+            };
+            let proceed = |record: &IdempotencyRecord| Claim::Proceed {
+                thread: record.thread.clone(),
+                message: record.message.clone(),
+                key: Some(key.clone()),
+            };
+            match current {
+                Some(record) if now.saturating_sub(record.created_at) < RETENTION_SECS => {
+                    if !same_request(&record.fingerprint) {
+                        return Err(Problem::new(ProblemKind::InvalidField)
                         .with_field("Idempotency-Key")
                         .with_detail(
                             "this Idempotency-Key was used for a different request; use a new key",
                         ));
-                }
-                if record.done {
-                    return Ok((
-                        Update::Keep,
-                        Claim::Replay {
-                            thread: record.thread,
-                            message: record.message,
-                        },
-                    ));
-                }
-                if now.saturating_sub(record.started_at) < TAKEOVER_AFTER_SECS {
-                    return Err(Problem::new(ProblemKind::Conflict)
-                        .with_retry_after(TAKEOVER_AFTER_SECS as u64)
-                        .with_detail(
-                            "a request with this Idempotency-Key is still running; retry later",
+                    }
+                    if record.done {
+                        return Ok((
+                            Update::Keep,
+                            Claim::Replay {
+                                thread: record.thread,
+                                message: record.message,
+                            },
                         ));
+                    }
+                    if now.saturating_sub(record.started_at) < TAKEOVER_AFTER_SECS {
+                        return Err(Problem::new(ProblemKind::Conflict)
+                            .with_retry_after(TAKEOVER_AFTER_SECS as u64)
+                            .with_detail(
+                                "a request with this Idempotency-Key is still running; retry later",
+                            ));
+                    }
+                    let taken_over = IdempotencyRecord {
+                        started_at: now,
+                        ..record
+                    };
+                    let claim = proceed(&taken_over);
+                    Ok((Update::Set(taken_over), claim))
                 }
-                let taken_over = IdempotencyRecord {
-                    started_at: now,
-                    ..record
-                };
-                let claim = proceed(&taken_over);
-                Ok((Update::Set(taken_over), claim))
+                _ => {
+                    let record = new_claim();
+                    let claim = proceed(&record);
+                    Ok((Update::Set(record), claim))
+                }
             }
-            _ => {
-                let record = new_claim();
-                let claim = proceed(&record);
-                Ok((Update::Set(record), claim))
-            }
-        }
-    })?
+        })?
 }
 
 /// Marks the claim at `key` done, so retries replay it.

@@ -6,6 +6,7 @@
 //! - `patient-threads:<patient>` and `team-threads:<care team>`: thread ids, for listing.
 //! - `read:<thread>:<user>`: how many of the thread's messages the user has read.
 //! - `idempotency:<user>:<sha256 of the key>`: an [`IdempotencyRecord`].
+//! - `send-count:<user>:<hour>`: how many messages the user sent in that hour.
 //!
 //! Subjects and bodies are sealed with the messaging domain's keys; the associated data binds
 //! the tenant, the thread and, for bodies, the message, so a sealed value copied to another
@@ -15,6 +16,7 @@ use portal_policy::{
     CareTeamId, FileId, MessageId, PatientId, Role, Sensitivity, ThreadId, UserId,
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// Label of the component's key-value store.
 pub const STORE: &str = "messaging";
@@ -131,7 +133,8 @@ pub struct MessageRecord {
 /// What a request carrying an `Idempotency-Key` did, so a retry gets the first result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
-    /// SHA-256 of the method, path and body of the first request, hex.
+    /// SHA-256 of the method, path and body of the first request, hex, sealed with the
+    /// messaging keys (standard base64).
     pub fingerprint: String,
     /// When the key was first used, in Unix seconds.
     pub created_at: i64,
@@ -171,12 +174,46 @@ pub fn read_key(thread: &ThreadId, user: &UserId) -> String {
     format!("read:{}:{}", thread.as_str(), user.as_str())
 }
 
+/// Key of a user's count of sends in one hour (`hour` is Unix time divided by 3600).
+pub fn send_count_key(user: &UserId, hour: i64) -> String {
+    format!("send-count:{}:{hour}", user.as_str())
+}
+
 /// Key of an idempotency record; the client's key is hashed, so any text is safe in it.
 pub fn idempotency_key(user: &UserId, hashed_key: &str) -> String {
     format!("idempotency:{}:{hashed_key}", user.as_str())
 }
 
-/// The record id a body is sealed for: the thread and the message.
-pub fn body_record_id(thread: &ThreadId, message: &MessageId) -> String {
-    format!("{}/{}", thread.as_str(), message.as_str())
+/// The record id a subject is sealed for: the thread, and a digest of its patient, care team
+/// and category. Changing any of them in the store makes the subject fail to open, so a
+/// thread cannot be moved to another patient or team, or out of the sensitive category,
+/// without the keys.
+pub fn subject_record_id(thread: &ThreadRecord) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        thread.patient.as_str(),
+        thread.care_team.as_str(),
+        thread.category.code(),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let short: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{}/{short}", thread.id.as_str())
+}
+
+/// The record id a body is sealed for: the thread, the message, and who sent it in which
+/// role, so a body cannot be moved or attributed to someone else without the keys.
+pub fn body_record_id(message: &MessageRecord) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        message.thread.as_str(),
+        message.id.as_str(),
+        message.sender.as_str(),
+        message.sender_role.as_str()
+    )
 }

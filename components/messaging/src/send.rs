@@ -29,6 +29,9 @@ use crate::threads::{self, Teams};
 /// Maximum subject length, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 200;
 
+/// Maximum messages one user may send per hour, threads opened included.
+pub const MAX_SENDS_PER_HOUR: i64 = 120;
+
 /// Maximum number of files attached to one message.
 pub const MAX_ATTACHMENTS: usize = 10;
 
@@ -62,10 +65,10 @@ struct ReplyRequest {
 
 const REPLY_FIELDS: &[&str] = &["body", "attachments"];
 
-/// Maximum request body size: the longest message with every character escaped, and room for
-/// the other fields.
+/// Maximum request body size: the longest message with every character written as a JSON
+/// surrogate-pair escape (12 bytes, such as an escaped emoji), and room for the other fields.
 fn request_limit(cx: &Context) -> usize {
-    cx.settings.max_body_chars.saturating_mul(6) + 16 * 1024
+    cx.settings.max_body_chars.saturating_mul(12) + 16 * 1024
 }
 
 /// Plain text of at most the configured length; line breaks and tabs are the only control
@@ -77,8 +80,13 @@ fn check_body(cx: &Context, text: &str) -> Result<(), Problem> {
             .with_limit(cx.settings.max_body_chars as u64)
             .with_detail("the message is longer than the limit in characters; shorten it or send it in parts"));
     }
-    if text.trim().is_empty() {
+    if text.chars().all(is_invisible) {
         return Err(Problem::invalid_field("body").with_detail("write a message"));
+    }
+    if text.chars().any(is_deceptive) {
+        return Err(Problem::invalid_field("body").with_detail(
+            "remove direction-override and tag characters; they can make text read differently than it is stored",
+        ));
     }
     if text
         .chars()
@@ -91,9 +99,41 @@ fn check_body(cx: &Context, text: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Characters that reorder or hide text on screen: the bidirectional overrides and isolates
+/// (the "Trojan Source" characters) and the tag characters. The marks that right-to-left
+/// languages need (U+200E, U+200F, U+061C) stay allowed.
+fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Characters that show nothing on their own: white space, zero-width and filler characters,
+/// variation selectors, and the deceptive characters above.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || is_deceptive(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+        )
+}
+
 fn check_subject(text: &str) -> Result<(), Problem> {
     let chars = text.chars().count();
-    if text.trim().is_empty() || chars > MAX_SUBJECT_CHARS || text.chars().any(char::is_control) {
+    if text.chars().all(is_invisible)
+        || chars > MAX_SUBJECT_CHARS
+        || text.chars().any(|c| c.is_control() || is_deceptive(c))
+    {
         return Err(Problem::invalid_field("subject")
             .with_limit(MAX_SUBJECT_CHARS as u64)
             .with_detail("give a subject of one line, at most the limit in characters"));
@@ -198,13 +238,8 @@ pub async fn open(cx: &Context, request: Request) -> Result<Response, Problem> {
     }
 
     let fingerprint = idempotency::fingerprint("POST", &path, &raw);
-    let claim = idempotency::claim(
-        &cx.store,
-        key,
-        &fingerprint,
-        (fresh_thread, fresh_message),
-        cx.now,
-    )?;
+    take_send_allowance(cx, &caller)?;
+    let claim = idempotency::claim(cx, key, &fingerprint, (fresh_thread, fresh_message))?;
     let (thread_id, message_id, key) = match claim {
         Claim::Replay { thread, message } => {
             return created(cx, &caller, &thread, &message).await;
@@ -248,8 +283,7 @@ pub async fn open(cx: &Context, request: Request) -> Result<Response, Problem> {
         &body.body,
         body.attachments,
     )?;
-    let record = ThreadRecord {
-        subject: threads::seal_subject(cx, &thread_id, &body.subject)?,
+    let mut record = ThreadRecord {
         messages: vec![MessageEntry {
             id: message.id.clone(),
             sender: message.sender.clone(),
@@ -257,6 +291,7 @@ pub async fn open(cx: &Context, request: Request) -> Result<Response, Problem> {
         }],
         ..draft
     };
+    record.subject = threads::seal_subject(cx, &record, &body.subject)?;
     // A retry after a crash finds the thread written and keeps it.
     cx.store
         .insert_new(&model::thread_key(&thread_id), &record)?;
@@ -279,6 +314,11 @@ pub async fn reply(cx: &Context, request: Request, id: &str) -> Result<Response,
         AuditAction::MessageSent,
     )
     .await?;
+    if caller.role == Role::Patient && !caller.care_teams.contains(&thread.care_team) {
+        return Err(Problem::new(ProblemKind::Conflict).with_detail(
+            "you are no longer assigned to this care team; open a thread to one of your current care teams",
+        ));
+    }
     let key = idempotency::key_of(&request, caller.user())?;
     let path = portal_spin::edge::path(&request);
     let raw = portal_spin::edge::read_json_bytes(request, request_limit(cx)).await?;
@@ -288,13 +328,8 @@ pub async fn reply(cx: &Context, request: Request, id: &str) -> Result<Response,
 
     let (_, fresh_message) = new_ids()?;
     let fingerprint = idempotency::fingerprint("POST", &path, &raw);
-    let claim = idempotency::claim(
-        &cx.store,
-        key,
-        &fingerprint,
-        (thread.id.clone(), fresh_message),
-        cx.now,
-    )?;
+    take_send_allowance(cx, &caller)?;
+    let claim = idempotency::claim(cx, key, &fingerprint, (thread.id.clone(), fresh_message))?;
     let (message_id, key) = match claim {
         Claim::Replay { thread, message } => {
             return created(cx, &caller, &thread, &message).await;
@@ -330,43 +365,58 @@ pub async fn reply(cx: &Context, request: Request, id: &str) -> Result<Response,
         sent_at: message.sent_at,
     };
     let now = cx.now;
-    let appended = cx
-        .store
-        .update::<ThreadRecord, (ThreadRecord, usize), Problem>(
-            &model::thread_key(&thread.id),
-            "thread",
-            |current| {
-                let mut record = current.ok_or_else(context::thread_not_found)?;
-                if let Some(index) = record.messages.iter().position(|e| e.id == entry.id) {
-                    return Ok((Update::Keep, (record, index + 1)));
-                }
-                if record.state == ThreadState::Closed {
-                    return Err(closed());
-                }
-                if record.messages.len() >= model::MAX_MESSAGES_PER_THREAD {
-                    return Err(Problem::new(ProblemKind::Conflict)
-                        .with_limit(model::MAX_MESSAGES_PER_THREAD as u64)
-                        .with_detail(
-                            "this thread has reached its message limit; open a new thread",
-                        ));
-                }
-                record.messages.push(entry.clone());
-                record.updated_at = now;
-                let seq = record.messages.len();
-                Ok((Update::Set(record.clone()), (record, seq)))
-            },
-        )?;
-    let (record, seq) = match appended {
+    let appended = cx.store.update::<ThreadRecord, ThreadRecord, Problem>(
+        &model::thread_key(&thread.id),
+        "thread",
+        |current| {
+            let mut record = current.ok_or_else(context::thread_not_found)?;
+            if record.messages.iter().any(|listed| listed.id == entry.id) {
+                return Ok((Update::Keep, record));
+            }
+            if record.state == ThreadState::Closed {
+                return Err(closed());
+            }
+            if record.messages.len() >= model::MAX_MESSAGES_PER_THREAD {
+                return Err(Problem::new(ProblemKind::Conflict)
+                    .with_limit(model::MAX_MESSAGES_PER_THREAD as u64)
+                    .with_detail("this thread has reached its message limit; open a new thread"));
+            }
+            record.messages.push(entry.clone());
+            record.updated_at = now;
+            Ok((Update::Set(record.clone()), record))
+        },
+    )?;
+    let record = match appended {
         Ok(appended) => appended,
         Err(problem) => {
             idempotency::release(&cx.store, key.as_deref());
             return Err(problem);
         }
     };
-    threads::mark_read(cx, &thread.id, caller.user(), seq)?;
+    // The sender's read position stays where it was: their own message never counts as
+    // unread, and messages they have not opened (in a sensitive thread, say) stay unread.
     idempotency::finish(&cx.store, key.as_deref())?;
     notify(cx, &caller, &record).await;
     created(cx, &caller, &thread.id, &message_id).await
+}
+
+/// Counts a send against the caller's hourly allowance, so one account cannot flood a care
+/// team with threads and notices.
+fn take_send_allowance(cx: &Context, caller: &Caller) -> Result<(), Problem> {
+    let hour = cx.now.div_euclid(3600);
+    // NOTE: the hourly counters are never deleted; a sweep of old hours is not built yet.
+    let sent = cx
+        .store
+        .increment(&model::send_count_key(caller.user(), hour), 1)?;
+    if sent > MAX_SENDS_PER_HOUR {
+        let retry_after = 3600 - cx.now.rem_euclid(3600);
+        return Err(
+            Problem::rate_limited(retry_after.unsigned_abs()).with_detail(
+                "you have sent the maximum number of messages for this hour; try again later",
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn closed() -> Problem {
@@ -406,15 +456,16 @@ fn write_message(
     if let Some(existing) = cx.store.get::<MessageRecord>(&key, "message")? {
         return Ok(existing);
     }
-    let message = MessageRecord {
+    let mut message = MessageRecord {
         id: id.clone(),
         thread: thread.id.clone(),
         sender: caller.user().clone(),
         sender_role: caller.role,
         sent_at: cx.now,
-        body: threads::seal_body(cx, &thread.id, id, body)?,
+        body: String::new(),
         attachments,
     };
+    message.body = threads::seal_body(cx, &message, body)?;
     if !cx.store.insert_new(&key, &message)? {
         return cx
             .store
@@ -480,57 +531,55 @@ async fn created(
     Ok(response)
 }
 
-/// Lets the thread's participants read each attached file, through uploads' private grant
-/// route. uploads refuses files the sender may not read (404) and files that have not passed
-/// its checks (409).
+/// Lets the thread's participants read the attached files, through uploads' private grant
+/// route. uploads checks every file before it grants any, and rejects files the sender may
+/// not read (404) and files that have not passed its checks (409). Files attached in a
+/// sensitive thread become sensitive in uploads too.
 async fn share(
     cx: &Context,
     caller: &Caller,
     thread: &ThreadRecord,
     files: &[FileId],
 ) -> Result<(), Problem> {
+    if files.is_empty() {
+        return Ok(());
+    }
     let url = format!("{}/grants", cx.settings.uploads_url.trim_end_matches('/'));
     let patient_user =
         UserId::new(thread.patient.as_str()).map_err(|_| Problem::new(ProblemKind::Internal))?;
-    for file in files {
-        let body = json!({
-            "file_id": file,
-            "thread_id": thread.id,
-            "patient": thread.patient,
-            "sender": caller.user(),
-            "sender_role": caller.role,
-            "sender_care_teams": caller.care_teams,
-            "care_team": thread.care_team,
-            "users": [patient_user],
-        });
-        let request = http::Request::post(url.as_str())
-            .header("content-type", "application/json")
-            .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
-                body.to_string(),
-            )))
-            .map_err(|_| Problem::new(ProblemKind::Internal))?;
-        let response = spin_sdk::http::send(request).await.map_err(|_| {
-            eprintln!("uploads grant route unreachable");
-            Problem::new(ProblemKind::ServiceUnavailable)
-        })?;
-        match response.status().as_u16() {
-            201 => {}
-            404 => {
-                return Err(Problem::invalid_field("attachments")
-                    .with_detail("an attachment is not a file you may read; upload it first"));
-            }
-            409 => {
-                return Err(Problem::new(ProblemKind::Conflict)
-                    .with_field("attachments")
-                    .with_detail("an attachment has not passed the security checks; wait for them or choose another file"));
-            }
-            status => {
-                eprintln!("uploads grant route returned status {status}");
-                return Err(Problem::new(ProblemKind::ServiceUnavailable));
-            }
+    let body = json!({
+        "file_ids": files,
+        "thread_id": thread.id,
+        "patient": thread.patient,
+        "sender": caller.user(),
+        "sender_role": caller.role,
+        "sender_care_teams": caller.care_teams,
+        "care_team": thread.care_team,
+        "users": [patient_user],
+        "sensitive": thread.category == Category::Sensitive,
+    });
+    let request = http::Request::post(url.as_str())
+        .header("content-type", "application/json")
+        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .map_err(|_| Problem::new(ProblemKind::Internal))?;
+    let response = spin_sdk::http::send(request).await.map_err(|_| {
+        eprintln!("uploads grant route unreachable");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    match response.status().as_u16() {
+        201 => Ok(()),
+        404 => Err(Problem::invalid_field("attachments")
+            .with_detail("an attachment is not a file you may read; upload it first")),
+        409 => Err(Problem::new(ProblemKind::Conflict)
+            .with_field("attachments")
+            .with_detail("an attachment has not passed the security checks; wait for them or choose another file")),
+        status => {
+            eprintln!("uploads grant route returned status {status}");
+            Err(Problem::new(ProblemKind::ServiceUnavailable))
         }
     }
-    Ok(())
 }
 
 /// Asks auth to tell the other side of the thread that a message arrived: the care team's

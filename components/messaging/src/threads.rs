@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use base64ct::{Base64, Encoding};
 use portal_audit::{AuditAction, EntityType};
-use portal_policy::{Action, CareTeamId, Effect, MessageId, PatientId, Reason, ThreadId, UserId};
+use portal_policy::{Action, CareTeamId, Effect, PatientId, Reason, ThreadId, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::access::{Caller, CareTeamInfo};
@@ -55,28 +55,23 @@ pub fn load(cx: &Context, id: &str) -> Result<Option<ThreadRecord>, Problem> {
     Ok(cx.store.get(&model::thread_key(&id), "thread")?)
 }
 
-/// Seals `text` as the subject of `thread`.
-pub fn seal_subject(cx: &Context, thread: &ThreadId, text: &str) -> Result<String, Problem> {
+/// Seals `text` as the subject of `thread`, bound to its patient, care team and category.
+pub fn seal_subject(cx: &Context, thread: &ThreadRecord, text: &str) -> Result<String, Problem> {
     let sealed = cx.sealer.seal(
         &cx.store,
         model::SUBJECT_RECORD,
-        thread.as_str(),
+        &model::subject_record_id(thread),
         text.as_bytes(),
     )?;
     Ok(Base64::encode_string(&sealed))
 }
 
-/// Seals `text` as the body of `message` in `thread`.
-pub fn seal_body(
-    cx: &Context,
-    thread: &ThreadId,
-    message: &MessageId,
-    text: &str,
-) -> Result<String, Problem> {
+/// Seals `text` as the body of `message`, bound to its thread, id and sender.
+pub fn seal_body(cx: &Context, message: &MessageRecord, text: &str) -> Result<String, Problem> {
     let sealed = cx.sealer.seal(
         &cx.store,
         model::BODY_RECORD,
-        &model::body_record_id(thread, message),
+        &model::body_record_id(message),
         text.as_bytes(),
     )?;
     Ok(Base64::encode_string(&sealed))
@@ -93,12 +88,13 @@ fn open_text(
     String::from_utf8(opened.to_vec()).map_err(|_| Problem::new(ProblemKind::Internal))
 }
 
-/// The subject of `thread`, decrypted.
+/// The subject of `thread`, decrypted. It fails if the thread's patient, care team or
+/// category was changed in the store.
 pub fn subject(cx: &Context, thread: &ThreadRecord) -> Result<String, Problem> {
     open_text(
         cx,
         model::SUBJECT_RECORD,
-        thread.id.as_str(),
+        &model::subject_record_id(thread),
         &thread.subject,
     )
 }
@@ -179,7 +175,7 @@ pub fn body(cx: &Context, message: &MessageRecord) -> Result<String, Problem> {
     open_text(
         cx,
         model::BODY_RECORD,
-        &model::body_record_id(&message.thread, &message.id),
+        &model::body_record_id(message),
         &message.body,
     )
 }
@@ -320,11 +316,16 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
     let mut views = Vec::with_capacity(threads.len());
     for (thread, subject_visible, _) in &threads {
         let team = teams.get(cx, &thread.care_team).await?;
-        let subject = if *subject_visible {
-            Some(subject(cx, thread)?)
-        } else {
-            None
+        // The subject is opened for every listed thread, visible or not, so a thread whose
+        // binding was tampered with is left out instead of shown under the wrong patient.
+        let Ok(opened) = subject(cx, thread) else {
+            eprintln!(
+                "thread {} left out of a list: its subject does not open",
+                thread.id.as_str()
+            );
+            continue;
         };
+        let subject = subject_visible.then_some(opened);
         views.push(thread_view(cx, &caller, thread, &team, subject)?);
     }
     let next_cursor = more
@@ -373,6 +374,9 @@ pub async fn read(cx: &Context, request: &Request, id: &str) -> Result<Response,
         ),
     )
     .await?;
+    // The subject opens only if the thread's patient, team and category are as sealed, so
+    // it is checked before any body leaves.
+    let subject = subject(cx, &thread)?;
     let end = thread.messages.len().min(after.saturating_add(limit));
     let mut messages = Vec::new();
     for index in after.min(end)..end {
@@ -381,7 +385,7 @@ pub async fn read(cx: &Context, request: &Request, id: &str) -> Result<Response,
     }
     mark_read(cx, &thread.id, caller.user(), end)?;
     let team = Teams::default().get(cx, &thread.care_team).await?;
-    let view = thread_view(cx, &caller, &thread, &team, Some(subject(cx, &thread)?))?;
+    let view = thread_view(cx, &caller, &thread, &team, Some(subject))?;
     Ok(portal_spin::json_no_store(
         StatusCode::OK,
         &json!({

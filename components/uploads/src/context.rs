@@ -35,6 +35,8 @@ pub struct Settings {
     pub tenant: String,
     /// Base URL of auth's private session route.
     pub auth_url: String,
+    /// How long a strong authentication satisfies step-up, in seconds.
+    pub step_up_window_secs: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -120,6 +122,12 @@ impl Context {
                 link_key,
                 tenant: variable("tenant").await,
                 auth_url: variable("auth_url").await,
+                step_up_window_secs: variable("step_up_window_secs")
+                    .await
+                    .parse::<i64>()
+                    .map_or(portal_policy::DEFAULT_STEP_UP_WINDOW_SECS, |secs| {
+                        secs.clamp(60, 3600)
+                    }),
             },
             request_id,
             address: portal_spin::edge::client_address(request),
@@ -143,6 +151,16 @@ impl Context {
                 .with_detail("acting for another patient is not available for files yet"));
         }
         Ok(caller)
+    }
+
+    /// Returns whether the caller authenticated with a second factor within the step-up
+    /// window.
+    pub fn stepped_up(&self, caller: &Caller) -> bool {
+        let authentication = caller.token.authentication();
+        let age = self.now.saturating_sub(authentication.auth_time);
+        authentication.multi_factor
+            && age <= self.settings.step_up_window_secs
+            && age >= -portal_policy::AUTH_TIME_SKEW_SECS
     }
 
     /// Records an event about `file` of `patient` by `actor`; the action fails if it cannot

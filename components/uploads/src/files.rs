@@ -86,6 +86,7 @@ pub async fn may_read(
     {
         return Ok(true);
     }
+    // A sensitive file is as visible as the sensitive thread it was attached in.
     let granted = record.grants.iter().any(|grant| {
         grant.users.contains(user)
             || (role == Role::Clinician
@@ -97,7 +98,7 @@ pub async fn may_read(
     if granted {
         return Ok(true);
     }
-    if role == Role::Clinician {
+    if role == Role::Clinician && !record.sensitive {
         let teams =
             portal_spin::access::patient_teams(&cx.settings.auth_url, &record.patient).await?;
         return Ok(teams
@@ -130,6 +131,20 @@ async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord,
         )
         .await?;
         return Err(not_found());
+    }
+    if record.sensitive && !cx.stepped_up(caller) {
+        cx.audit(
+            (caller.user(), caller.role),
+            AuditAction::FileViewed,
+            id,
+            &record.patient,
+            Outcome::MinorFailure,
+            Some("step_up_required"),
+        )
+        .await?;
+        return Err(Problem::new(ProblemKind::StepUpRequired).with_detail(
+            "this file is in a sensitive thread; confirm your second factor and retry",
+        ));
     }
     Ok(record)
 }
@@ -198,7 +213,13 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         if record.state == FileState::Deleted {
             continue;
         }
-        if on_team || may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await? {
+        // Sensitive files are left out of the list until the caller steps up.
+        if record.sensitive && !cx.stepped_up(&caller) {
+            continue;
+        }
+        let readable = (on_team && !record.sensitive)
+            || may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?;
+        if readable {
             files.push(view(cx, &record)?);
         }
     }

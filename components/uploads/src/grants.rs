@@ -14,15 +14,18 @@ use crate::context::Context;
 use crate::files;
 use crate::model::{self, FileRecord, FileState, Grant};
 
-/// Largest grant request body.
+/// Maximum grant request body size, in bytes.
 const MAX_BODY: usize = 16 * 1024;
 
-/// Most users one grant names.
+/// Maximum number of users one grant names.
 const MAX_USERS: usize = 50;
+
+/// Maximum number of files one grant shares, the most one message may carry.
+const MAX_FILES: usize = 10;
 
 #[derive(Debug, Deserialize)]
 struct GrantRequest {
-    file_id: String,
+    file_ids: Vec<String>,
     thread_id: String,
     patient: PatientId,
     sender: UserId,
@@ -33,17 +36,22 @@ struct GrantRequest {
     care_team: Option<CareTeamId>,
     #[serde(default)]
     users: Vec<UserId>,
+    #[serde(default)]
+    sensitive: bool,
 }
 
-/// `POST /grants`: lets the thread's care team and users read `file_id`. Refused with 404
-/// when the sender may not read the file or it belongs to another patient, and with 409 while
-/// the file is quarantined or after it was rejected.
+/// `POST /grants`: lets the thread's care team and users read every file in `file_ids`.
+/// Every file is checked before any grant is written, so a rejected request changes nothing.
+/// The route returns 404 when the sender may not read a file or it belongs to another patient,
+/// and 409 while a file is quarantined or after it was rejected. With `sensitive`, the files
+/// become sensitive: reading them needs a recent second factor, and clinicians reach them only
+/// through the grant's care team.
 pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> {
     let body: GrantRequest = portal_spin::edge::read_json(
         request,
         MAX_BODY,
         &[
-            "file_id",
+            "file_ids",
             "thread_id",
             "patient",
             "sender",
@@ -51,11 +59,15 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
             "sender_care_teams",
             "care_team",
             "users",
+            "sensitive",
         ],
     )
     .await?;
     if body.users.len() > MAX_USERS {
         return Err(Problem::invalid_field("users").with_limit(MAX_USERS as u64));
+    }
+    if body.file_ids.is_empty() || body.file_ids.len() > MAX_FILES {
+        return Err(Problem::invalid_field("file_ids").with_limit(MAX_FILES as u64));
     }
     if body.thread_id.is_empty() || body.thread_id.len() > 64 {
         return Err(Problem::invalid_field("thread_id"));
@@ -63,47 +75,45 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
     let not_found = || {
         Problem::new(ProblemKind::NotFound).with_detail("no file the sender may read has this id")
     };
-    let Some(record) = cx
-        .store
-        .get::<FileRecord>(&model::file_key(&body.file_id), "file")?
-    else {
-        return Err(not_found());
-    };
-    let readable = record.patient == body.patient
-        && files::may_read(
-            cx,
-            &body.sender,
-            body.sender_role,
-            &body.sender_care_teams,
-            &record,
-        )
-        .await?;
-    if !readable {
-        cx.audit(
-            (&body.sender, body.sender_role),
-            AuditAction::FileAccessGranted,
-            &body.file_id,
-            &record.patient,
-            Outcome::MinorFailure,
-            Some("not_permitted"),
-        )
-        .await?;
-        return Err(not_found());
+    let sender = (&body.sender, body.sender_role);
+
+    // Check every file first.
+    for file_id in &body.file_ids {
+        let Some(record) = cx
+            .store
+            .get::<FileRecord>(&model::file_key(file_id), "file")?
+        else {
+            return Err(not_found());
+        };
+        let readable = record.patient == body.patient
+            && files::may_read(
+                cx,
+                &body.sender,
+                body.sender_role,
+                &body.sender_care_teams,
+                &record,
+            )
+            .await?;
+        if !readable {
+            cx.audit(
+                sender,
+                AuditAction::FileAccessGranted,
+                file_id,
+                &record.patient,
+                Outcome::MinorFailure,
+                Some("not_permitted"),
+            )
+            .await?;
+            return Err(not_found());
+        }
+        if record.state != FileState::Available {
+            return Err(Problem::new(ProblemKind::Conflict).with_detail(
+                "only files that passed the security checks can be attached; wait for the check or upload another file",
+            ));
+        }
     }
-    if record.state != FileState::Available {
-        return Err(Problem::new(ProblemKind::Conflict).with_detail(
-            "only files that passed the security checks can be attached; wait for the check or upload another file",
-        ));
-    }
-    cx.audit(
-        (&body.sender, body.sender_role),
-        AuditAction::FileAccessGranted,
-        &body.file_id,
-        &record.patient,
-        Outcome::Success,
-        None,
-    )
-    .await?;
+
+    // Then record and write each grant.
     let grant = Grant {
         thread: body.thread_id.clone(),
         care_team: body.care_team.clone(),
@@ -111,22 +121,34 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
         granted_by: body.sender.clone(),
         granted_at: cx.now,
     };
-    cx.store.update::<FileRecord, (), Problem>(
-        &model::file_key(&body.file_id),
-        "file",
-        |current| {
-            let mut record = current.ok_or_else(|| Problem::new(ProblemKind::NotFound))?;
-            if record.state != FileState::Available {
-                return Err(Problem::new(ProblemKind::Conflict));
-            }
-            if !record.grants.contains(&grant) {
-                record.grants.push(grant.clone());
-            }
-            Ok((Update::Set(record), ()))
-        },
-    )??;
+    for file_id in &body.file_ids {
+        cx.audit(
+            sender,
+            AuditAction::FileAccessGranted,
+            file_id,
+            &body.patient,
+            Outcome::Success,
+            None,
+        )
+        .await?;
+        cx.store.update::<FileRecord, (), Problem>(
+            &model::file_key(file_id),
+            "file",
+            |current| {
+                let mut record = current.ok_or_else(|| Problem::new(ProblemKind::NotFound))?;
+                if record.state != FileState::Available {
+                    return Err(Problem::new(ProblemKind::Conflict));
+                }
+                if !record.grants.contains(&grant) {
+                    record.grants.push(grant.clone());
+                }
+                record.sensitive |= body.sensitive;
+                Ok((Update::Set(record), ()))
+            },
+        )??;
+    }
     Ok(portal_spin::json_no_store(
         StatusCode::CREATED,
-        &serde_json::json!({ "file_id": body.file_id, "thread_id": body.thread_id }),
+        &serde_json::json!({ "file_ids": body.file_ids, "thread_id": body.thread_id }),
     ))
 }

@@ -251,6 +251,7 @@ async fn quarantine(
         object_key: None,
         findings: Vec::new(),
         grants: Vec::new(),
+        sensitive: false,
     };
     let stored = cx.store.insert_new(&model::file_key(id), &record);
     if !matches!(stored, Ok(true)) {

@@ -93,6 +93,10 @@ pub struct FileRecord {
     /// Access given through message attachments.
     #[serde(default)]
     pub grants: Vec<Grant>,
+    /// Set once the file is attached in a sensitive thread. Reading it then needs a recent
+    /// second factor, and clinicians reach it only through a grant's care team.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 /// Key of a file record.

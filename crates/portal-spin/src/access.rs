@@ -64,9 +64,12 @@ pub fn verify_request(
 ) -> Result<AccessToken, Problem> {
     let authorization = edge::header(request, "authorization")
         .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
+    // Authentication schemes are case-insensitive (RFC 9110 section 11.1).
     let token = authorization
-        .strip_prefix("DPoP ")
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("DPoP"))
         .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?
+        .1
         .trim();
     let proof =
         edge::header(request, "dpop").ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;

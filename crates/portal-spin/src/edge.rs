@@ -66,7 +66,7 @@ pub async fn request_url(request: &Request) -> Result<String, Problem> {
 /// - a content type other than `application/json` gives 415;
 /// - a body over `limit` gives 413 naming the limit;
 /// - a body that is not a JSON object gives 400;
-/// - a field outside `fields` gives 422 `unknown-field`;
+/// - a field outside `fields` gives 400 `unknown-field`;
 /// - a missing or mistyped field gives 422 naming it.
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     request: Request,

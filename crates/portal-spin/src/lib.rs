@@ -61,7 +61,11 @@ pub fn not_found() -> Response {
 
 /// Renders an RFC 9457 problem from the shared problem type.
 pub fn problem(problem: &portal_problem::Problem) -> Response {
-    let (parts, body) = problem.to_response().into_parts();
+    let (mut parts, body) = problem.to_response().into_parts();
+    parts.headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
     http::Response::from_parts(parts, FullBody::new(Bytes::from(body)))
 }
 
@@ -99,13 +103,18 @@ pub fn empty(status: http::StatusCode) -> Response {
     response
 }
 
-/// Builds a response with `status`, a `Content-Type` and `body`.
+/// Builds a response with `status`, a `Content-Type` and `body`, marked
+/// `X-Content-Type-Options: nosniff` so a browser never renders it as another type.
 pub fn with_body(status: http::StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(content_type),
+    );
+    response.headers_mut().insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
     );
     response
 }
