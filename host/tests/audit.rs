@@ -426,3 +426,83 @@ async fn checkpoints_are_archived_write_once() {
         forged
     );
 }
+
+/// Sends a batch body to the batch ingest route through the probe.
+async fn ingest_batch(host: &Host, events: &[String]) -> (u16, serde_json::Value) {
+    let values: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| serde_json::from_str(event).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let body = serde_json::json!({ "events": values }).to_string();
+    let reply = client()
+        .post(host.url("/probe/post?url=http://audit-ingest.spin.internal/ingest/batch"))
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    let (status, json) = reply.split_once(' ').unwrap_or_default();
+    (
+        status.parse().unwrap_or(0),
+        serde_json::from_str(json).unwrap_or_default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_appended_whole_or_not_at_all() {
+    let host = audit_host();
+    let (status, reply) = ingest(&host, event("single-0")).await;
+    assert_eq!(status, 201, "{reply}");
+
+    let batch: Vec<String> = (0..100).map(|i| event(&format!("batch-{i}"))).collect();
+    let (status, reply) = ingest_batch(&host, &batch).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_eq!(reply["first_index"], 1);
+    assert_eq!(reply["count"], 100);
+    let leaves = hashes(&reply["leaf_hashes"]);
+    assert_eq!(leaves.len(), 100);
+
+    // Every event of the batch is provable at its index.
+    let head = checkpoint(&host).await;
+    assert_eq!(head.size, 101);
+    for offset in [0usize, 1, 50, 99] {
+        let index = 1 + offset as u64;
+        let (status, proof) = get_json(
+            &host,
+            &format!("/audit/proof/inclusion?index={index}&size=101"),
+        )
+        .await;
+        assert_eq!(status, 200, "{proof}");
+        assert!(
+            portal_merkle::verify_inclusion(
+                &leaves[offset],
+                index,
+                101,
+                &hashes(&proof["proof"]),
+                &head.root
+            )
+            .is_ok(),
+            "entry {index}"
+        );
+    }
+
+    // One malformed event rejects the whole batch; too many events are rejected too.
+    let mut broken = batch[..3].to_vec();
+    broken[1] = broken[1].replace("\"thread-1\"", "\"no spaces allowed\"");
+    let (status, reply) = ingest_batch(&host, &broken).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(reply["field"], "entity.id");
+    let too_many: Vec<String> = (0..101).map(|i| event(&format!("many-{i}"))).collect();
+    let (status, reply) = ingest_batch(&host, &too_many).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(reply["field"], "events");
+    let (status, reply) = ingest_batch(&host, &[]).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(
+        checkpoint(&host).await.size,
+        101,
+        "nothing of a rejected batch was appended"
+    );
+}

@@ -469,3 +469,67 @@ async fn sign_in_export_and_reuse_alerts_fire_past_their_thresholds() {
         assert_eq!(keys, ["alert_id", "event_index", "rule"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_are_archived_on_their_cadence() {
+    let portal = Portal::start_with(
+        &[
+            ("bootstrap_secret", BOOTSTRAP),
+            ("audit_checkpoint_every_entries", "3"),
+            ("audit_checkpoint_every_secs", "86400"),
+        ],
+        true,
+    )
+    .await
+    .expect("portal");
+    let clock = Clock::default();
+    let archive = portal
+        .state_dir
+        .path()
+        .join("objects/portal/audit-checkpoints");
+    // Nobody asks for a checkpoint: the appends themselves trigger them.
+    let _ann = patient(&portal, &clock, "ann@example.org").await;
+    let _ben = patient(&portal, &clock, "ben@example.org").await;
+    let _cy = patient(&portal, &clock, "cy@example.org").await;
+
+    let note = reqwest::get(portal.url("/audit/checkpoint"))
+        .await
+        .expect("reply")
+        .text()
+        .await
+        .expect("note");
+    let size: u64 = note
+        .lines()
+        .nth(1)
+        .expect("size line")
+        .parse()
+        .expect("size");
+    assert!(
+        size >= 6,
+        "three sign-ups append at least six events, got {size}"
+    );
+    let seed: [u8; 32] = base64ct::Base64::decode_vec(CHECKPOINT_SEED)
+        .expect("seed")
+        .try_into()
+        .expect("32 bytes");
+    let signer = CheckpointSigner::from_seed("portal-audit", &seed).expect("signer");
+    let verifier = CheckpointVerifier::from_verifier_key(&signer.verifier_key()).expect("verifier");
+    for multiple in (3..=size).step_by(3) {
+        let path = archive.join(multiple.to_string());
+        let archived = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("no checkpoint archived at size {multiple}: {error}"));
+        let checkpoint = verifier
+            .verify(&archived, "portal.local/audit")
+            .expect("archived checkpoint verifies");
+        assert_eq!(checkpoint.size, multiple);
+    }
+    // The first append of the day's window was due one by time; size 2 was due none.
+    assert!(
+        archive.join("1").exists(),
+        "the window's first append triggers a checkpoint"
+    );
+    assert!(
+        !archive.join("2").exists(),
+        "size 2 was neither due nor requested"
+    );
+}

@@ -227,7 +227,10 @@ async fn a_patient_and_a_clinician_write_to_each_other() {
     .await;
     assert_eq!(accepted.status, 201, "{:?}", accepted.body);
 
-    // A clinician may open a thread to a patient of their care team.
+    // A clinician may open a thread to a patient of their care team. Thread activity is
+    // ordered by the second, so the clock moves on first.
+    let base = clinic.world.portal.url("");
+    clinic.world.clock.advance(&base, 1).await;
     let from_clinic = send_json(
         &clinic.clinician,
         "POST",
@@ -858,11 +861,22 @@ async fn attachments_are_shared_with_the_thread_and_exports_need_step_up() {
         &clinic.patient,
         "POST",
         "/messages/threads",
-        &open(vec![rejected_id]),
+        &open(vec![&photo_id, rejected_id]),
         None,
     )
     .await;
     assert_eq!(refused.status, 409, "{:?}", refused.body);
+    // uploads checked both files before granting either, so the clean photo was not shared.
+    let history = clinic
+        .patient
+        .send(
+            "GET",
+            "/audit/events?action=uploads.file_access_granted",
+            None,
+        )
+        .await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    assert_eq!(history.body["events"], json!([]), "no grant was written");
     let (stranger, _) = clinic.world.patient("eve@example.org").await;
     let theirs = send_json(
         &stranger,

@@ -1,12 +1,15 @@
 //! The audit component: the only writer of the tamper-evident audit log.
 //!
-//! One build serves two manifest entries, distinguished by the component variable `audit_role`,
+//! One build serves three manifest entries, distinguished by the component variable `audit_role`,
 //! which no client can set:
 //!
 //! - `ingest`: the private component (`route = { private = true }`) that other components
 //!   reach at `http://audit-ingest.spin.internal/ingest`; it validates and appends events.
 //! - `public`: the `/audit/...` routes, which serve signed checkpoints and proofs carrying only
 //!   hashes and sizes.
+//! - `checkpoint`: the private component that the ingest role asks, at
+//!   `http://audit-checkpoint.spin.internal/checkpoint`, to sign and archive a checkpoint on
+//!   the cadence that `cadence.rs` sets.
 //!
 //! Request headers cannot choose the role: under `spin up` a client may send its own `spin-*`
 //! headers, which Spin passes on.
@@ -15,6 +18,7 @@
 //! this one over HTTPS instead of chaining.
 
 mod alerts;
+mod cadence;
 mod query;
 mod routes;
 
@@ -45,6 +49,7 @@ async fn handle(request: Request) -> impl IntoResponse {
     match spin_sdk::variables::get("audit_role").await.as_deref() {
         Ok("ingest") => routes::ingest_role(request, &path).await,
         Ok("public") => routes::public_role(request, &path).await,
+        Ok("checkpoint") => routes::checkpoint_role(request, &path).await,
         _ => portal_spin::problem(&portal_problem::Problem::new(
             portal_problem::ProblemKind::ServiceUnavailable,
         )),

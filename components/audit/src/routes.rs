@@ -1,7 +1,7 @@
 //! The audit component's routes.
 
 use base64ct::{Base64, Encoding};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use portal_audit::AuditEvent;
 use portal_auditlog::{AuditLog, Checkpoint, CheckpointSigner, LogError};
 use portal_problem::{Problem, ProblemKind};
@@ -18,6 +18,15 @@ const MAX_INGEST_BYTES: usize = portal_audit::MAX_EVENT_JSON_LEN;
 pub async fn ingest_role(request: Request, path: &str) -> Response {
     match (request.method(), path) {
         (&Method::POST, "/ingest") => ingest(request).await,
+        (&Method::POST, "/ingest/batch") => ingest_batch(request).await,
+        _ => portal_spin::not_found(),
+    }
+}
+
+/// Routes of the private checkpoint component.
+pub async fn checkpoint_role(request: Request, path: &str) -> Response {
+    match (request.method(), path) {
+        (&Method::POST, "/checkpoint") => checkpoint().await,
         _ => portal_spin::not_found(),
     }
 }
@@ -55,6 +64,9 @@ fn log_problem(error: &LogError, field: &'static str) -> Problem {
             .with_detail("the requested index or size is beyond the log"),
         LogError::Proof(_) => Problem::invalid_field(field),
         LogError::EntrySize { .. } => Problem::payload_too_large(MAX_INGEST_BYTES as u64),
+        LogError::BatchSize => Problem::invalid_field("events")
+            .with_limit(portal_auditlog::MAX_BATCH_ENTRIES as u64)
+            .with_detail("send 1 to the limit of events in one batch"),
         LogError::Corrupt(reason) => {
             // Corruption can mean tampering with the store, so it is always logged.
             eprintln!("audit log corrupt: {reason}");
@@ -69,40 +81,65 @@ fn log_problem(error: &LogError, field: &'static str) -> Problem {
     }
 }
 
-/// Validates one event, stamps it with the host's time, and appends it. The sender gets 201
-/// only after the append is durable, so a failure here fails the sender's action.
-async fn ingest(request: Request) -> Response {
-    let body = match request.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::BadRequest)),
-    };
-    if body.len() > MAX_INGEST_BYTES {
-        return portal_spin::problem(&Problem::payload_too_large(MAX_INGEST_BYTES as u64));
-    }
-    let event = match AuditEvent::from_json(&body) {
-        Ok(event) => event,
-        Err(error) => return portal_spin::problem(&Problem::from(error)),
-    };
-    let received_at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or_default();
+/// Maximum batch body read, in bytes: the maximum number of events at their maximum size.
+const MAX_BATCH_INGEST_BYTES: usize =
+    portal_audit::MAX_EVENT_JSON_LEN * portal_auditlog::MAX_BATCH_ENTRIES + 1024;
+
+/// Validates an event's JSON and builds the entry the log stores: the host's receipt time, a
+/// random nonce and the event.
+fn prepare(json: &[u8], received_at_ms: u64) -> Result<(AuditEvent, Vec<u8>), Problem> {
+    let event = AuditEvent::from_json(json).map_err(Problem::from)?;
     // A random nonce makes leaf hashes unguessable, so public proofs cannot confirm a guessed
     // event ("did this clinician read that record at that time?").
     let mut nonce = [0u8; 16];
-    if getrandom::fill(&mut nonce).is_err() {
-        return portal_spin::problem(&Problem::new(ProblemKind::ServiceUnavailable));
-    }
+    getrandom::fill(&mut nonce).map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
     let entry = serde_json::json!({
         "received_at_ms": received_at_ms,
         "nonce": Base64::encode_string(&nonce),
         "event": event,
     });
-    let entry = match serde_json::to_vec(&entry) {
-        Ok(bytes) => bytes,
-        Err(_) => return portal_spin::problem(&Problem::new(ProblemKind::Internal)),
-    };
+    let entry = serde_json::to_vec(&entry).map_err(|_| Problem::new(ProblemKind::Internal))?;
+    Ok((event, entry))
+}
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Indexes the appended events, evaluates the alert rules, and asks for a checkpoint if one
+/// is due. None of these can fail the append, which is already durable.
+async fn after_append(first_index: u64, events: &[AuditEvent], received_at_ms: u64) {
+    for (index, event) in (first_index..).zip(events) {
+        crate::query::index_event(index, event);
+        crate::alerts::evaluate(index, event, received_at_ms as i64).await;
+    }
+    crate::cadence::after_append(
+        first_index + 1..=first_index + events.len() as u64,
+        (received_at_ms / 1000) as i64,
+    )
+    .await;
+}
+
+/// Validates one event, stamps it with the host's time, and appends it. The sender gets 201
+/// only after the append is durable, so a failure here fails the sender's action.
+async fn ingest(request: Request) -> Response {
+    let body = match Limited::new(request.into_body(), MAX_INGEST_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return portal_spin::problem(&Problem::payload_too_large(MAX_INGEST_BYTES as u64));
+        }
+    };
+    let received_at_ms = now_ms();
+    let (event, entry) = match prepare(&body, received_at_ms) {
+        Ok(prepared) => prepared,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
     let log = match open_log() {
         Ok(log) => log,
         Err(problem) => return portal_spin::problem(&problem),
@@ -111,8 +148,7 @@ async fn ingest(request: Request) -> Response {
         // The leaf hash is the sender's receipt: with an inclusion proof it shows the entry is
         // in any later checkpoint.
         Ok(appended) => {
-            crate::query::index_event(appended.index, &event);
-            crate::alerts::evaluate(appended.index, &event, received_at_ms as i64).await;
+            after_append(appended.index, std::slice::from_ref(&event), received_at_ms).await;
             portal_spin::json(
                 StatusCode::CREATED,
                 &serde_json::json!({
@@ -123,6 +159,77 @@ async fn ingest(request: Request) -> Response {
             )
         }
         Err(error) => portal_spin::problem(&log_problem(&error, "body")),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Batch {
+    events: Vec<serde_json::Value>,
+}
+
+/// Validates a batch of events (`{"events": [...]}`, at most `MAX_BATCH_ENTRIES`) and appends
+/// them in one commit, in order. One invalid event rejects the whole batch before anything is
+/// written, and the sender gets 201 only once every event is durable.
+async fn ingest_batch(request: Request) -> Response {
+    let body = match Limited::new(request.into_body(), MAX_BATCH_INGEST_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return portal_spin::problem(&Problem::payload_too_large(
+                MAX_BATCH_INGEST_BYTES as u64,
+            ));
+        }
+    };
+    let Ok(batch) = serde_json::from_slice::<Batch>(&body) else {
+        return portal_spin::problem(
+            &Problem::invalid_field("events")
+                .with_detail("send {\"events\": [...]} with each event in the shared event schema"),
+        );
+    };
+    if batch.events.is_empty() || batch.events.len() > portal_auditlog::MAX_BATCH_ENTRIES {
+        return portal_spin::problem(&log_problem(&LogError::BatchSize, "events"));
+    }
+    let received_at_ms = now_ms();
+    let mut events = Vec::with_capacity(batch.events.len());
+    let mut entries = Vec::with_capacity(batch.events.len());
+    for value in &batch.events {
+        let Ok(json) = serde_json::to_vec(value) else {
+            return portal_spin::problem(&Problem::new(ProblemKind::Internal));
+        };
+        match prepare(&json, received_at_ms) {
+            Ok((event, entry)) => {
+                events.push(event);
+                entries.push(entry);
+            }
+            Err(problem) => return portal_spin::problem(&problem),
+        }
+    }
+    let log = match open_log() {
+        Ok(log) => log,
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    let slices: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    match log.append_batch(&slices).await {
+        Ok(appended) => {
+            after_append(appended.first_index, &events, received_at_ms).await;
+            let leaf_hashes: Vec<String> = entries
+                .iter()
+                .map(|entry| Base64::encode_string(&portal_auditlog::leaf_hash(entry)))
+                .collect();
+            portal_spin::json(
+                StatusCode::CREATED,
+                &serde_json::json!({
+                    "first_index": appended.first_index,
+                    "count": entries.len(),
+                    "received_at_ms": received_at_ms,
+                    "leaf_hashes": leaf_hashes,
+                }),
+            )
+        }
+        Err(error) => portal_spin::problem(&log_problem(&error, "events")),
     }
 }
 

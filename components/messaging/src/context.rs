@@ -161,10 +161,23 @@ impl Context {
     /// Records an event about `entity` of `patient`; the action fails if it cannot be
     /// recorded.
     pub async fn audit(&self, caller: &Caller, event: Event<'_>) -> Result<(), Problem> {
+        portal_spin::audit::record(&self.audit_event(caller, event)).await
+    }
+
+    /// Records `events` in one commit; the action fails if they cannot be recorded.
+    pub async fn audit_all(&self, caller: &Caller, events: Vec<Event<'_>>) -> Result<(), Problem> {
+        let events: Vec<AuditEvent> = events
+            .into_iter()
+            .map(|event| self.audit_event(caller, event))
+            .collect();
+        portal_spin::audit::record_batch(&events).await
+    }
+
+    fn audit_event(&self, caller: &Caller, event: Event<'_>) -> AuditEvent {
         let purpose = event
             .purpose
             .unwrap_or_else(|| PurposeOfUse::for_role(caller.role));
-        let event = AuditEvent {
+        AuditEvent {
             actor: AuditActor::User {
                 id: caller.user().clone(),
                 role: caller.role,
@@ -184,8 +197,7 @@ impl Context {
             request_id: self.request_id.clone(),
             reason: event.reason.map(str::to_owned),
             justification: None,
-        };
-        portal_spin::audit::record(&event).await
+        }
     }
 
     /// Records a denial by the policy, then returns the problem to answer with: 404 where

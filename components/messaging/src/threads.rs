@@ -299,18 +299,18 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         patients.insert(patient);
     }
     let purpose = portal_policy::PurposeOfUse::for_role(caller.role);
-    for patient in patients {
-        cx.audit(
-            &caller,
+    let events = patients
+        .into_iter()
+        .map(|patient| {
             Event::success(
                 AuditAction::ThreadsListed,
                 (EntityType::Patient, patient.as_str()),
                 patient,
                 purpose,
-            ),
-        )
-        .await?;
-    }
+            )
+        })
+        .collect();
+    cx.audit_all(&caller, events).await?;
 
     let mut teams = Teams::default();
     let mut views = Vec::with_capacity(threads.len());

@@ -34,8 +34,16 @@ use head::Head;
 use portal_merkle::NodeSource;
 
 /// Largest entry the log accepts, in bytes. Audit events are a few hundred bytes; the head
-/// carries one entry and is rewritten on every append, so entries stay small.
+/// carries the entries of the last commit and is rewritten on every commit, so entries stay
+/// small.
 pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
+
+/// Maximum entries one batch commits. The head carries every entry of the last commit and is
+/// rewritten by each one, so batches stay small.
+pub const MAX_BATCH_ENTRIES: usize = 100;
+
+/// Maximum total bytes of the entries one batch commits.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 /// Compare-and-swap attempts before an append gives up under contention.
 pub const MAX_APPEND_ATTEMPTS: u32 = 64;
@@ -56,6 +64,11 @@ pub enum LogError {
         /// Size of the rejected entry.
         size: usize,
     },
+    /// The batch is empty, or over [`MAX_BATCH_ENTRIES`] entries or [`MAX_BATCH_BYTES`].
+    #[error(
+        "a batch holds 1 to {MAX_BATCH_ENTRIES} entries of at most {MAX_BATCH_BYTES} bytes in all"
+    )]
+    BatchSize,
     /// Other writers won every attempt.
     #[error("append lost {MAX_APPEND_ATTEMPTS} compare-and-swap races; retry later")]
     Contention,
@@ -77,6 +90,17 @@ pub enum LogError {
 pub struct Appended {
     /// Index of the new entry, from 0.
     pub index: u64,
+    /// Tree size after the append.
+    pub size: u64,
+    /// Root hash after the append.
+    pub root: Hash,
+}
+
+/// The result of a successful batch append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendedBatch {
+    /// Index of the batch's first entry; the others follow in order.
+    pub first_index: u64,
     /// Tree size after the append.
     pub size: u64,
     /// Root hash after the append.
@@ -109,8 +133,27 @@ impl<S: LogStore> AuditLog<S> {
 
     /// Appends `entry` and returns its index once the append is durable.
     pub async fn append(&self, entry: &[u8]) -> Result<Appended, LogError> {
-        if entry.is_empty() || entry.len() > MAX_ENTRY_BYTES {
+        let batch = self.append_batch(&[entry]).await?;
+        Ok(Appended {
+            index: batch.first_index,
+            size: batch.size,
+            root: batch.root,
+        })
+    }
+
+    /// Appends `entries` in order with one commit, so they get consecutive indexes and no
+    /// other writer's entry lands between them. Returns once the whole batch is durable; on
+    /// an error none of it was committed.
+    pub async fn append_batch(&self, entries: &[&[u8]]) -> Result<AppendedBatch, LogError> {
+        if let Some(entry) = entries
+            .iter()
+            .find(|entry| entry.is_empty() || entry.len() > MAX_ENTRY_BYTES)
+        {
             return Err(LogError::EntrySize { size: entry.len() });
+        }
+        let total: usize = entries.iter().map(|entry| entry.len()).sum();
+        if entries.is_empty() || entries.len() > MAX_BATCH_ENTRIES || total > MAX_BATCH_BYTES {
+            return Err(LogError::BatchSize);
         }
         let key = self.head_key();
         for _ in 0..MAX_APPEND_ATTEMPTS {
@@ -121,7 +164,7 @@ impl<S: LogStore> AuditLog<S> {
             };
             self.materialize(&head).await?;
 
-            let next = head.append(entry);
+            let next = head.append_all(entries);
             let encoded = next.encode();
             let swapped = match self
                 .store
@@ -139,8 +182,8 @@ impl<S: LogStore> AuditLog<S> {
             if swapped {
                 // Best effort: the next writer or reader copies these if this fails.
                 let _ = self.materialize(&next).await;
-                return Ok(Appended {
-                    index: next.size() - 1,
+                return Ok(AppendedBatch {
+                    first_index: next.first_recent(),
                     size: next.size(),
                     root: next.root(),
                 });
@@ -167,8 +210,8 @@ impl<S: LogStore> AuditLog<S> {
                 size: head.size(),
             });
         }
-        if index == head.size() - 1 {
-            return Ok(head.last_entry().to_vec());
+        if let Some(entry) = head.recent_entry(index) {
+            return Ok(entry.to_vec());
         }
         self.store
             .get(&self.entry_key(index))
@@ -232,7 +275,8 @@ impl<S: LogStore> AuditLog<S> {
         Ok(())
     }
 
-    /// Copies the head's newest entry and the nodes it completed to their own keys.
+    /// Copies the entries of the head's last commit, and the nodes each completed, to their
+    /// own keys.
     ///
     /// Each key is written only if absent. A different value already there means the store
     /// lost a committed head (a rollback or a failover without durability) and another history
@@ -241,12 +285,13 @@ impl<S: LogStore> AuditLog<S> {
         if head.size() == 0 {
             return Ok(());
         }
-        let index = head.size() - 1;
-        self.write_once(&self.entry_key(index), head.last_entry())
-            .await?;
-        for node in head.last_nodes() {
-            self.write_once(&self.node_key(node.level, node.index), &node.hash)
+        for (index, recent) in (head.first_recent()..).zip(head.recent()) {
+            self.write_once(&self.entry_key(index), &recent.entry)
                 .await?;
+            for node in &recent.nodes {
+                self.write_once(&self.node_key(node.level, node.index), &node.hash)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -272,8 +317,9 @@ impl<S: LogStore> AuditLog<S> {
         let recorder = Recorder::default();
         plan(&recorder)?;
         let mut nodes: HashMap<(u32, u64), Hash> = head
-            .last_nodes()
+            .recent()
             .iter()
+            .flat_map(|recent| &recent.nodes)
             .map(|node| ((node.level, node.index), node.hash))
             .collect();
         for (level, index) in recorder.requested.into_inner() {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use futures::executor::block_on;
 use futures::future::join_all;
-use portal_auditlog::{AuditLog, LogError, LogStore, MemoryStore, StoreFailure};
+use portal_auditlog::{AuditLog, LogError, LogStore, MAX_BATCH_ENTRIES, MemoryStore, StoreFailure};
 use portal_merkle::{MemoryTree, leaf_hash, verify_consistency, verify_inclusion};
 
 /// Returns `Pending` once, so concurrent tasks interleave at every store operation.
@@ -328,4 +328,103 @@ fn separate_prefixes_are_separate_logs() {
     let second = AuditLog::new(&store, "tenant-b");
     unwrap(block_on(first.append(&entry(0))));
     assert_eq!(unwrap(block_on(second.tree_head())).size, 0);
+}
+
+#[test]
+fn concurrent_batches_and_singles_stay_contiguous() {
+    let store = Interleaving::default();
+    let log = AuditLog::new(&store, "audit");
+    // Writers 0..6 send batches of 7 entries; writers 6..12 send single entries.
+    let batches: Vec<Vec<Vec<u8>>> = (0..12usize)
+        .map(|writer| {
+            let count = if writer < 6 { 7 } else { 1 };
+            (0..count).map(|i| entry(writer * 100 + i)).collect()
+        })
+        .collect();
+    let appends = batches.iter().map(|batch| {
+        let log = &log;
+        async move {
+            let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            log.append_batch(&slices).await
+        }
+    });
+    let results = block_on(join_all(appends));
+
+    let head = unwrap(block_on(log.tree_head()));
+    assert_eq!(head.size, 6 * 7 + 6);
+    let mut covered = vec![false; head.size as usize];
+    for (batch, result) in batches.iter().zip(&results) {
+        let appended = result.as_ref().unwrap_or_else(|e| panic!("{e}"));
+        for (offset, expected) in batch.iter().enumerate() {
+            let index = appended.first_index + offset as u64;
+            assert!(!covered[index as usize], "index {index} used twice");
+            covered[index as usize] = true;
+            assert_eq!(
+                &unwrap(block_on(log.entry(index))),
+                expected,
+                "index {index}"
+            );
+        }
+    }
+    assert!(covered.iter().all(|used| *used), "no index is skipped");
+    let mut reference = MemoryTree::new();
+    for index in 0..head.size {
+        reference.push(leaf_hash(&unwrap(block_on(log.entry(index)))));
+    }
+    assert_eq!(Ok(head.root), reference.root_at(head.size));
+}
+
+#[test]
+fn crash_after_a_batch_commit_loses_nothing() {
+    let store = MemoryStore::new();
+    let log = AuditLog::new(&store, "audit");
+    unwrap(block_on(log.append(&entry(0))));
+    let batch: Vec<Vec<u8>> = (1..5).map(entry).collect();
+    let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+    let appended = unwrap(block_on(log.append_batch(&slices)));
+    assert_eq!(appended.first_index, 1);
+    assert_eq!(appended.size, 5);
+    // The batch committed its head but "crashed" before copying its entries.
+    for index in 1..5 {
+        store.remove(&format!("audit/entry/{index:020}"));
+    }
+    for index in 1..5 {
+        assert_eq!(unwrap(block_on(log.entry(index))), entry(index as usize));
+    }
+    unwrap(block_on(log.append(&entry(5))));
+    let root = unwrap(block_on(log.root_at(6)));
+    for index in 0..6u64 {
+        let proof = unwrap(block_on(log.inclusion_proof(index, 6)));
+        assert!(
+            verify_inclusion(&leaf_hash(&entry(index as usize)), index, 6, &proof, &root).is_ok(),
+            "entry {index}"
+        );
+    }
+}
+
+#[test]
+fn batches_outside_the_limits_are_rejected_whole() {
+    let store = MemoryStore::new();
+    let log = AuditLog::new(&store, "audit");
+    let empty: Vec<&[u8]> = Vec::new();
+    assert!(matches!(
+        block_on(log.append_batch(&empty)),
+        Err(LogError::BatchSize)
+    ));
+    let many: Vec<Vec<u8>> = (0..=MAX_BATCH_ENTRIES).map(entry).collect();
+    let slices: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+    assert!(matches!(
+        block_on(log.append_batch(&slices)),
+        Err(LogError::BatchSize)
+    ));
+    let with_empty: Vec<&[u8]> = vec![b"ok", b""];
+    assert!(matches!(
+        block_on(log.append_batch(&with_empty)),
+        Err(LogError::EntrySize { size: 0 })
+    ));
+    assert_eq!(
+        unwrap(block_on(log.tree_head())).size,
+        0,
+        "nothing was appended"
+    );
 }

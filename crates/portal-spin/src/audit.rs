@@ -34,6 +34,47 @@ pub async fn record(event: &AuditEvent) -> Result<(), Problem> {
     }
 }
 
+/// Records `events` in one commit through the batch ingest route at the `audit_url` variable,
+/// so they get consecutive indexes. Succeeds only when the audit component confirms the whole
+/// batch (201). An empty list records nothing.
+pub async fn record_batch(events: &[AuditEvent]) -> Result<(), Problem> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let base = spin_sdk::variables::get("audit_url").await.map_err(|_| {
+        eprintln!("variable audit_url is not set");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    let mut values = Vec::with_capacity(events.len());
+    for event in events {
+        let json = event
+            .to_json()
+            .map_err(|_| Problem::new(ProblemKind::Internal))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&json).map_err(|_| Problem::new(ProblemKind::Internal))?;
+        values.push(value);
+    }
+    let body = serde_json::json!({ "events": values }).to_string();
+    let request = http::Request::post(format!("{}/ingest/batch", base.trim_end_matches('/')))
+        .header("content-type", "application/json")
+        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
+        .map_err(|_| Problem::new(ProblemKind::Internal))?;
+    match spin_sdk::http::send(request).await {
+        Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
+        Ok(response) => {
+            eprintln!(
+                "audit batch ingest returned status {}",
+                response.status().as_u16()
+            );
+            Err(unavailable())
+        }
+        Err(_) => {
+            eprintln!("audit ingest unreachable");
+            Err(unavailable())
+        }
+    }
+}
+
 fn unavailable() -> Problem {
     Problem::new(ProblemKind::ServiceUnavailable).with_detail(
         "the action could not be recorded in the audit log, so it was not done; retry later",
