@@ -506,3 +506,48 @@ async fn batches_are_appended_whole_or_not_at_all() {
         "nothing of a rejected batch was appended"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_ingest_builds_one_tree() {
+    let host = audit_host();
+    let singles = (0..24).map(|i| {
+        let host = &host;
+        async move {
+            let (status, reply) = ingest(host, event(&format!("single-{i}"))).await;
+            assert_eq!(status, 201, "{reply}");
+            vec![reply["index"].as_u64().unwrap_or(u64::MAX)]
+        }
+    });
+    let batches = (0..6).map(|b| {
+        let host = &host;
+        async move {
+            let events: Vec<String> = (0..10).map(|i| event(&format!("batch-{b}-{i}"))).collect();
+            let (status, reply) = ingest_batch(host, &events).await;
+            assert_eq!(status, 201, "{reply}");
+            let first = reply["first_index"].as_u64().unwrap_or(u64::MAX);
+            (first..first + 10).collect::<Vec<u64>>()
+        }
+    });
+    let (singles, batches) = tokio::join!(
+        futures::future::join_all(singles),
+        futures::future::join_all(batches)
+    );
+    let mut indexes: Vec<u64> = singles.into_iter().chain(batches).flatten().collect();
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..84).collect::<Vec<u64>>(),
+        "no gap and no duplicate"
+    );
+    let head = checkpoint(&host).await;
+    assert_eq!(head.size, 84);
+    // A second checkpoint after more appends extends the first.
+    ingest(&host, event("after")).await;
+    let next = checkpoint(&host).await;
+    let (status, proof) = get_json(&host, "/audit/proof/consistency?first=84&second=85").await;
+    assert_eq!(status, 200, "{proof}");
+    assert!(
+        portal_merkle::verify_consistency(84, 85, &head.root, &next.root, &hashes(&proof["proof"]))
+            .is_ok()
+    );
+}
