@@ -59,7 +59,8 @@ async fn download(client: &Client, id: &str) -> (u16, reqwest::header::HeaderMap
     client.fetch(url).await
 }
 
-/// Lists every object in the embedded S3 endpoint, as paths relative to the bucket.
+/// Lists the file objects in the embedded S3 bucket (originals in `quarantine/`, clean copies
+/// in `files/`), as paths relative to the bucket.
 fn stored_objects(state_dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -77,7 +78,8 @@ fn stored_objects(state_dir: &Path) -> Vec<String> {
     let root: PathBuf = state_dir.join("objects").join("portal");
     let mut out = Vec::new();
     walk(&root, &root, &mut out);
-    out.retain(|path| !path.contains(".s3s"));
+    // The audit log archives its checkpoints in the same bucket; only file objects count here.
+    out.retain(|path| !path.contains(".s3s") && !path.starts_with("audit-checkpoints/"));
     out.sort();
     out
 }
