@@ -1,5 +1,5 @@
 //! The notification gateway as the tests see it: a loopback HTTP server that records every
-//! JSON body posted to it and answers 204, or 503 for as many requests as it was told to fail.
+//! JSON body posted to it and returns 204, or 503 for as many requests as `fail_next` set.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -333,7 +333,8 @@ async fn only_the_patient_and_their_care_team_see_a_thread() {
     assert_eq!(admin_list.status, 403);
     for reply in [&admin_read, &admin_list] {
         let text = reply.body.to_string();
-        assert!(!text.contains(SUBJECT) && !text.contains(BODY), "{text}");
+        assert!(!text.contains(SUBJECT), "{text}");
+        assert!(!text.contains(BODY), "{text}");
     }
     let (officer, _) = clinic
         .world
@@ -476,8 +477,8 @@ async fn notices_carry_no_phi_and_a_failing_gateway_loses_no_message() {
         "the clinician's notice does not name the patient"
     );
 
-    // A gateway that fails twice gets a third attempt; one that keeps failing is given up
-    // on, and the message stands either way.
+    // A gateway that fails twice gets a third attempt, and one that keeps failing is given
+    // up on. The message is stored either way.
     sink.fail_next(2);
     let retried = send_json(
         &clinic.patient,

@@ -7,8 +7,8 @@
 //!   reach at `http://audit-ingest.spin.internal/ingest`; it validates and appends events.
 //! - `public`: the `/audit/...` routes, which serve signed checkpoints and proofs carrying only
 //!   hashes and sizes.
-//! - `checkpoint`: the private component that the ingest role asks, at
-//!   `http://audit-checkpoint.spin.internal/checkpoint`, to sign and archive a checkpoint on
+//! - `checkpoint`: the private component from which the ingest role requests, at
+//!   `http://audit-checkpoint.spin.internal/checkpoint`, a signed and archived checkpoint on
 //!   the cadence that `cadence.rs` sets.
 //!
 //! Request headers cannot choose the role: under `spin up` a client may send its own `spin-*`

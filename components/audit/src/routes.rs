@@ -109,7 +109,7 @@ fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-/// Indexes the appended events, evaluates the alert rules, and asks for a checkpoint if one
+/// Indexes the appended events, evaluates the alert rules, and requests a checkpoint if one
 /// is due. None of these can fail the append, which is already durable.
 async fn after_append(first_index: u64, events: &[AuditEvent], received_at_ms: u64) {
     for (index, event) in (first_index..).zip(events) {

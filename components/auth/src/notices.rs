@@ -44,7 +44,7 @@ struct NoticeRequest {
 
 /// `POST /notify`: sends the text of `kind` to each active user in `users`. Answers 202 with
 /// how many notices the gateway accepted; users that do not exist or are disabled are skipped
-/// silently, and a gateway failure is logged, never returned, so the caller's action stands.
+/// silently, and a gateway failure is logged, never returned, so the caller's action still succeeds.
 pub async fn notify(context: &Context, request: Request) -> Result<Response, Problem> {
     let body: NoticeRequest =
         portal_spin::edge::read_json(request, MAX_BODY, &["kind", "users"]).await?;

@@ -151,11 +151,10 @@ impl Context {
     /// Returns whether the caller authenticated with a second factor within the step-up
     /// window.
     pub fn stepped_up(&self, caller: &Caller) -> bool {
-        let authentication = caller.token.authentication();
-        let age = self.now.saturating_sub(authentication.auth_time);
-        authentication.multi_factor
-            && age <= self.settings.step_up_window_secs
-            && age >= -portal_policy::AUTH_TIME_SKEW_SECS
+        caller
+            .token
+            .authentication()
+            .is_recent_multi_factor(self.now, self.settings.step_up_window_secs)
     }
 
     /// Records an event about `entity` of `patient`; the action fails if it cannot be
@@ -200,7 +199,7 @@ impl Context {
         }
     }
 
-    /// Records a denial by the policy, then returns the problem to answer with: 404 where
+    /// Records a denial by the policy, then returns the problem to respond with: 404 where
     /// the thread must not be revealed, 403 where the role can never read messages, and the
     /// step-up problem where a recent second factor would allow it.
     pub async fn deny(
@@ -281,7 +280,7 @@ pub fn actor(caller: &Caller) -> Actor {
     }
 }
 
-/// The answer to a denial: the same 404 as an unknown thread unless the denial reveals
+/// Builds the problem for a denial: the same 404 as an unknown thread unless the denial reveals
 /// nothing about the thread.
 pub fn denial_problem(reason: Reason) -> Problem {
     match reason {
@@ -302,8 +301,8 @@ pub fn thread_not_found() -> Problem {
 }
 
 /// Refuses roles that may never read or write messages (admins and compliance officers),
-/// recording the refusal against `thread` when the request named one that exists. Answers
-/// 403 whether or not the thread exists, so the answer reveals nothing.
+/// recording the refusal against `thread` when the request named one that exists. Returns
+/// 403 whether or not the thread exists, so the response reveals nothing.
 pub async fn refuse_role(
     cx: &Context,
     caller: &Caller,

@@ -38,7 +38,7 @@ pub enum Claim {
         /// The store key of the claim, if the request carried a key.
         key: Option<String>,
     },
-    /// The work was done by an earlier request; answer with its result.
+    /// The work was done by an earlier request, whose result is the response.
     Replay {
         /// The thread written.
         thread: ThreadId,

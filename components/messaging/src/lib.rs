@@ -2,7 +2,7 @@
 //!
 //! A patient opens a thread to one of their care teams, or a clinician of that team opens one
 //! to the patient. Subjects and bodies are sealed at rest; every list, read, send, state
-//! change, export and denial is recorded in the audit log before the answer leaves, and the
+//! change, export and denial is recorded in the audit log before the response is sent, and the
 //! action fails when it cannot be recorded. Recipients are told through auth, with a fixed
 //! text that names nobody.
 

@@ -8,9 +8,9 @@
 //! - `idempotency:<user>:<sha256 of the key>`: an [`IdempotencyRecord`].
 //! - `send-count:<user>:<hour>`: how many messages the user sent in that hour.
 //!
-//! Subjects and bodies are sealed with the messaging domain's keys; the associated data binds
-//! the tenant, the thread and, for bodies, the message, so a sealed value copied to another
-//! record fails to open.
+//! Subjects and bodies are sealed with the messaging domain's keys. The associated data binds
+//! the tenant and the thread, plus the patient, care team and category for subjects and the
+//! message and sender for bodies, so a sealed value copied to another record fails to open.
 
 use portal_policy::{
     CareTeamId, FileId, MessageId, PatientId, Role, Sensitivity, ThreadId, UserId,
@@ -92,7 +92,7 @@ pub struct ThreadRecord {
     pub id: ThreadId,
     /// The patient the thread is about.
     pub patient: PatientId,
-    /// The care team that answers.
+    /// The care team that replies in the thread.
     pub care_team: CareTeamId,
     /// Category.
     pub category: Category,

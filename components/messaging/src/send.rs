@@ -488,7 +488,7 @@ fn add_to_list(cx: &Context, key: &str, thread: &ThreadId) -> Result<(), Problem
     Ok(())
 }
 
-/// The 201 answer to a send, also given to a replayed request.
+/// Builds the 201 response to a send, also returned to a replayed request.
 async fn created(
     cx: &Context,
     caller: &Caller,

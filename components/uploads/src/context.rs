@@ -156,11 +156,10 @@ impl Context {
     /// Returns whether the caller authenticated with a second factor within the step-up
     /// window.
     pub fn stepped_up(&self, caller: &Caller) -> bool {
-        let authentication = caller.token.authentication();
-        let age = self.now.saturating_sub(authentication.auth_time);
-        authentication.multi_factor
-            && age <= self.settings.step_up_window_secs
-            && age >= -portal_policy::AUTH_TIME_SKEW_SECS
+        caller
+            .token
+            .authentication()
+            .is_recent_multi_factor(self.now, self.settings.step_up_window_secs)
     }
 
     /// Records an event about `file` of `patient` by `actor`; the action fails if it cannot

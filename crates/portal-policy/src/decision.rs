@@ -4,8 +4,8 @@ use core::fmt;
 
 use crate::relationship::{AgeBand, GrantKind, PatientFacts, ProxyGrant, ProxyScopes};
 use crate::request::{
-    AUTH_TIME_SKEW_SECS, Action, Actor, Context, MAX_BREAK_GLASS_REASON_CHARS,
-    MIN_BREAK_GLASS_REASON_CHARS, Resource, Sensitivity,
+    Action, Actor, Context, MAX_BREAK_GLASS_REASON_CHARS, MIN_BREAK_GLASS_REASON_CHARS, Resource,
+    Sensitivity,
 };
 use crate::role::{PurposeOfUse, Role};
 
@@ -198,10 +198,9 @@ pub fn needs_step_up(action: Action, resource: &Resource<'_>) -> bool {
 }
 
 fn step_up_satisfied(actor: &Actor, context: &Context) -> bool {
-    let authentication = actor.authentication;
-    let age = context.now.saturating_sub(authentication.auth_time);
-
-    authentication.multi_factor && age <= context.step_up_window_secs && age >= -AUTH_TIME_SKEW_SECS
+    actor
+        .authentication
+        .is_recent_multi_factor(context.now, context.step_up_window_secs)
 }
 
 /// Returns whether the action is defined on this kind of resource.

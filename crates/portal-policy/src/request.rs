@@ -178,6 +178,15 @@ pub struct Authentication {
     pub multi_factor: bool,
 }
 
+impl Authentication {
+    /// Returns whether it used a second factor within `window_secs` before `now`, allowing
+    /// [`AUTH_TIME_SKEW_SECS`] of clock skew the other way. This is the step-up rule.
+    pub fn is_recent_multi_factor(&self, now: i64, window_secs: i64) -> bool {
+        let age = now.saturating_sub(self.auth_time);
+        self.multi_factor && age <= window_secs && age >= -AUTH_TIME_SKEW_SECS
+    }
+}
+
 /// The user who makes the request, with the relationships the component loaded for them.
 #[derive(Debug, Clone)]
 pub struct Actor {

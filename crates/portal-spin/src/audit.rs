@@ -1,4 +1,4 @@
-//! Sends audit events to the audit component's private ingest route.
+//! Sends audit events to the audit component's private ingest routes.
 
 use portal_audit::AuditEvent;
 use portal_problem::{Problem, ProblemKind};
@@ -7,31 +7,10 @@ use portal_problem::{Problem, ProblemKind};
 /// the audit component confirms the append (201), so a caller that must fail closed can
 /// return the error as is.
 pub async fn record(event: &AuditEvent) -> Result<(), Problem> {
-    let base = spin_sdk::variables::get("audit_url").await.map_err(|_| {
-        eprintln!("variable audit_url is not set");
-        Problem::new(ProblemKind::ServiceUnavailable)
-    })?;
     let body = event
         .to_json()
         .map_err(|_| Problem::new(ProblemKind::Internal))?;
-    let request = http::Request::post(format!("{}/ingest", base.trim_end_matches('/')))
-        .header("content-type", "application/json")
-        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-        .map_err(|_| Problem::new(ProblemKind::Internal))?;
-    match spin_sdk::http::send(request).await {
-        Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
-        Ok(response) => {
-            eprintln!(
-                "audit ingest returned status {}",
-                response.status().as_u16()
-            );
-            Err(unavailable())
-        }
-        Err(_) => {
-            eprintln!("audit ingest unreachable");
-            Err(unavailable())
-        }
-    }
+    post("/ingest", body).await
 }
 
 /// Records `events` in one commit through the batch ingest route at the `audit_url` variable,
@@ -41,10 +20,6 @@ pub async fn record_batch(events: &[AuditEvent]) -> Result<(), Problem> {
     if events.is_empty() {
         return Ok(());
     }
-    let base = spin_sdk::variables::get("audit_url").await.map_err(|_| {
-        eprintln!("variable audit_url is not set");
-        Problem::new(ProblemKind::ServiceUnavailable)
-    })?;
     let mut values = Vec::with_capacity(events.len());
     for event in events {
         let json = event
@@ -54,8 +29,20 @@ pub async fn record_batch(events: &[AuditEvent]) -> Result<(), Problem> {
             serde_json::from_str(&json).map_err(|_| Problem::new(ProblemKind::Internal))?;
         values.push(value);
     }
-    let body = serde_json::json!({ "events": values }).to_string();
-    let request = http::Request::post(format!("{}/ingest/batch", base.trim_end_matches('/')))
+    post(
+        "/ingest/batch",
+        serde_json::json!({ "events": values }).to_string(),
+    )
+    .await
+}
+
+/// Posts `body` to `path` under the `audit_url` variable and requires 201.
+async fn post(path: &str, body: String) -> Result<(), Problem> {
+    let base = spin_sdk::variables::get("audit_url").await.map_err(|_| {
+        eprintln!("variable audit_url is not set");
+        Problem::new(ProblemKind::ServiceUnavailable)
+    })?;
+    let request = http::Request::post(format!("{}{path}", base.trim_end_matches('/')))
         .header("content-type", "application/json")
         .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
         .map_err(|_| Problem::new(ProblemKind::Internal))?;
@@ -63,13 +50,13 @@ pub async fn record_batch(events: &[AuditEvent]) -> Result<(), Problem> {
         Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
         Ok(response) => {
             eprintln!(
-                "audit batch ingest returned status {}",
+                "audit ingest {path} returned status {}",
                 response.status().as_u16()
             );
             Err(unavailable())
         }
         Err(_) => {
-            eprintln!("audit ingest unreachable");
+            eprintln!("audit ingest {path} unreachable");
             Err(unavailable())
         }
     }

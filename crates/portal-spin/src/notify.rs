@@ -19,8 +19,8 @@ pub enum Channel {
 
 /// Posts `{channel, to, text, link}` to the `notification_webhook_url` variable. An unset or
 /// empty variable turns notifications off. Failures are retried up to [`MAX_ATTEMPTS`] times
-/// and then logged; they never fail the caller's action. Returns whether the gateway accepted
-/// the notice.
+/// and then logged. The function returns no error, so a failure cannot fail the caller's
+/// action; it returns whether the gateway accepted the notice.
 pub async fn send(channel: Channel, destination: &str, text: &'static str) -> bool {
     let Ok(url) = spin_sdk::variables::get("notification_webhook_url").await else {
         return false;
