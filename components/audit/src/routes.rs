@@ -316,19 +316,20 @@ async fn archive(size: u64, note: &str) -> Result<(), Problem> {
         eprintln!("checkpoint archive failed: {error}");
         Problem::new(ProblemKind::ServiceUnavailable)
     };
-    match objects.put(&key, note.as_bytes().to_vec(), true).await {
-        Ok(()) => Ok(()),
-        Err(portal_spin::objects::ObjectError::Exists) => {
-            let archived = objects.get(&key).await.map_err(unavailable)?;
-            if archived.as_deref() == Some(note.as_bytes()) {
-                Ok(())
-            } else {
-                Err(log_problem(
-                    &LogError::Corrupt("the archived checkpoint of this size differs"),
-                    "size",
-                ))
-            }
-        }
+    let refused = match objects.put(&key, note.as_bytes().to_vec(), true).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    // An existing object gets 412, which servers may send before reading the body and then
+    // close the connection, so the client can see a reset instead. Either way the archive is
+    // right when it already holds this very note; objects are replaced whole, never partly.
+    match objects.get(&key).await {
+        Ok(Some(archived)) if archived == note.as_bytes() => Ok(()),
+        Ok(Some(_)) => Err(log_problem(
+            &LogError::Corrupt("the archived checkpoint of this size differs"),
+            "size",
+        )),
+        Ok(None) => Err(unavailable(refused)),
         Err(error) => Err(unavailable(error)),
     }
 }
