@@ -138,6 +138,10 @@ pub async fn evaluate(index: u64, event: &AuditEvent, received_at_ms: i64) {
     {
         fired.push("refresh_token_reuse");
     }
+    // A passkey whose signature counter went back: the credential may have been copied.
+    if event.reason.as_deref() == Some("signature_counter_regressed") {
+        fired.push("passkey_counter_regressed");
+    }
 
     for rule in fired {
         raise(&store, rule, index, received_at_ms).await;

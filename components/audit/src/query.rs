@@ -146,8 +146,7 @@ async fn record_read(
     patient: Option<PatientId>,
 ) -> Result<(), Problem> {
     let purpose = match caller.role {
-        Role::Patient => PurposeOfUse::PatientRequested,
-        Role::Admin => PurposeOfUse::SystemAdministration,
+        Role::Patient | Role::Proxy | Role::Admin => PurposeOfUse::for_role(caller.role),
         _ => PurposeOfUse::Compliance,
     };
     let request_id =
@@ -157,7 +156,9 @@ async fn record_read(
             id: caller.user().clone(),
             role: caller.role,
         },
-        on_behalf_of: None,
+        on_behalf_of: (caller.role == Role::Proxy)
+            .then(|| patient.clone())
+            .flatten(),
         action,
         entity,
         patient,
@@ -179,6 +180,28 @@ fn new_request_id() -> Option<RequestId> {
     RequestId::new(base64ct::Base64UrlUnpadded::encode_string(&bytes)).ok()
 }
 
+/// The patient whose access history a proxy may read: the one the session acts for, when the
+/// shared policy lets this proxy view that record's history (a guardian of a child under 12).
+fn proxy_history_patient(caller: &Caller) -> Result<PatientId, Problem> {
+    let refused = || {
+        Problem::new(ProblemKind::Forbidden)
+            .with_detail("your access to this record does not include who accessed it")
+    };
+    let acting = caller.acting_for.as_ref().ok_or_else(refused)?;
+    let facts = acting.patient_facts();
+    let decision = portal_policy::decide(
+        &caller.actor(),
+        portal_policy::Action::ViewAccessHistory,
+        &portal_policy::Resource::PatientRecord { patient: &facts },
+        &portal_policy::Context::at(portal_spin::now_secs()),
+    );
+    if decision.is_allowed() {
+        Ok(acting.patient.clone())
+    } else {
+        Err(refused())
+    }
+}
+
 /// `GET /audit/events`: searches the log. Query parameters: `patient`, `actor`, `action`,
 /// `outcome`, `from` and `to` (Unix milliseconds of receipt, `to` exclusive), `limit` (up to
 /// 100) and `cursor` (from the previous page).
@@ -186,11 +209,18 @@ pub async fn search(request: &Request) -> Result<Response, Problem> {
     let store = Store::open(STORE)?;
     let caller = caller(request, &store).await?;
     let mut filters = parse_filters(request)?;
-    let own_patient =
-        PatientId::new(caller.user().as_str()).map_err(|_| Problem::new(ProblemKind::Internal))?;
-    match caller.role {
-        Role::ComplianceOfficer | Role::Admin => {}
-        Role::Patient => {
+    // The record whose access history a patient, or a proxy acting for one, reads.
+    let own_patient = match caller.role {
+        Role::Patient => Some(
+            PatientId::new(caller.user().as_str())
+                .map_err(|_| Problem::new(ProblemKind::Internal))?,
+        ),
+        Role::Proxy => Some(proxy_history_patient(&caller)?),
+        _ => None,
+    };
+    match (caller.role, &own_patient) {
+        (Role::ComplianceOfficer | Role::Admin, _) => {}
+        (Role::Patient | Role::Proxy, Some(own_patient)) => {
             if filters
                 .patient
                 .as_deref()
@@ -282,7 +312,7 @@ pub async fn search(request: &Request) -> Result<Response, Problem> {
             }));
         }
     }
-    let (action, entity, patient) = if caller.role == Role::Patient {
+    let (action, entity, patient) = if let Some(own_patient) = own_patient {
         (
             AuditAction::AccessHistoryViewed,
             Entity {

@@ -58,11 +58,24 @@ async fn create_user(
     role: Role,
     email: &str,
     password_hash: String,
+    birth_date: Option<portal_policy::Date>,
 ) -> Result<Option<User>, Problem> {
     let id = secret::new_id(16)
         .ok()
         .and_then(|id| UserId::new(id).ok())
         .ok_or_else(|| Problem::new(ProblemKind::ServiceUnavailable))?;
+    let birth_date = match birth_date {
+        Some(date) => {
+            let sealer = crate::proxies::access_sealer().await?;
+            Some(crate::proxies::seal_birth_date(
+                &sealer,
+                &context.store,
+                &id,
+                date,
+            )?)
+        }
+        None => None,
+    };
     let protected = context
         .sealer
         .protect(&context.store, "user", id.as_str(), FieldKind::Email, email)
@@ -84,6 +97,8 @@ async fn create_user(
         created_at: context.now,
         session_epoch: 0,
         reset_serial: 0,
+        birth_date,
+        passkeys: Vec::new(),
     };
     context.store.set(&model::user_key(&id), &user)?;
     if !context
@@ -178,7 +193,7 @@ pub async fn bootstrap(context: &Context, request: Request) -> Result<Response, 
     {
         return Err(refused());
     }
-    let user = create_user(context, Role::Admin, &body.email, hash)
+    let user = create_user(context, Role::Admin, &body.email, hash, None)
         .await?
         .ok_or_else(|| Problem::new(ProblemKind::Conflict).with_field("email"))?;
     context
@@ -205,9 +220,26 @@ pub async fn bootstrap(context: &Context, request: Request) -> Result<Response, 
 struct RegisterBody {
     email: String,
     password: String,
+    #[serde(default)]
+    account: AccountKind,
+    #[serde(default)]
+    birth_date: Option<String>,
 }
 
-/// `POST /auth/register`: a patient creates an account.
+/// The kinds of account anyone may register.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AccountKind {
+    /// A patient, with their own record.
+    #[default]
+    Patient,
+    /// A parent, guardian, caregiver or representative, who reaches records only through
+    /// grants.
+    Proxy,
+}
+
+/// `POST /auth/register`: a patient, or a proxy, creates an account. A patient may give
+/// their date of birth (`YYYY-MM-DD`), which the rules for guardians of minors need.
 ///
 /// The answer is 202 whether or not the address already had an account, so registration
 /// does not reveal who has one; the existing owner is notified instead.
@@ -227,12 +259,26 @@ pub async fn register(context: &Context, request: Request) -> Result<Response, P
     let body: RegisterBody = portal_spin::edge::read_json(
         request,
         portal_spin::edge::MAX_JSON_BODY,
-        &["email", "password"],
+        &["email", "password", "account", "birth_date"],
     )
     .await?;
     let email = FieldKind::Email
         .normalize(&body.email)
         .map_err(|_| invalid_email())?;
+    let birth_date = match (&body.birth_date, body.account) {
+        (None, _) => None,
+        (Some(text), AccountKind::Patient) => {
+            Some(crate::proxies::check_birth_date(text, context.now)?)
+        }
+        (Some(_), AccountKind::Proxy) => {
+            return Err(Problem::invalid_field("birth_date")
+                .with_detail("a proxy account has no record of its own; leave birth_date out"));
+        }
+    };
+    let role = match body.account {
+        AccountKind::Patient => Role::Patient,
+        AccountKind::Proxy => Role::Proxy,
+    };
     password::check_new_password(&body.password, false, &[&email])
         .map_err(|rejection| password_problem(rejection, "password"))?;
     let hash = hasher(context)?
@@ -240,7 +286,7 @@ pub async fn register(context: &Context, request: Request) -> Result<Response, P
         .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
     // Both branches record one audit event and send one notice, so neither the answer nor
     // its timing tells whether the address already had an account.
-    match create_user(context, Role::Patient, &email, hash).await? {
+    match create_user(context, role, &email, hash, birth_date).await? {
         Some(user) => {
             context
                 .audit(
@@ -348,7 +394,7 @@ pub async fn accept_invitation(context: &Context, request: Request) -> Result<Re
         )??;
         Ok(())
     };
-    let Some(user) = create_user(context, invitation.role, &email, hash).await? else {
+    let Some(user) = create_user(context, invitation.role, &email, hash, None).await? else {
         // The invitation stays usable, so an admin can sort out the existing account first.
         unclaim()?;
         return Err(Problem::new(ProblemKind::Conflict)

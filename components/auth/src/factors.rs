@@ -1,4 +1,5 @@
-//! Second factors: TOTP enrolment with recovery codes, and step-up.
+//! Second factors: TOTP enrolment with recovery codes, and step-up with TOTP, a recovery code
+//! or a passkey.
 
 use portal_audit::{AuditAction, EntityType, Outcome};
 use portal_auth::secret::{self, Purpose};
@@ -12,6 +13,7 @@ use spin_sdk::http::{Request, StatusCode};
 use crate::context::{Context, decode, encode};
 use crate::login::{self, Codes};
 use crate::model::{self, Session, TotpFactor, User};
+use crate::passkeys::AssertionCredential;
 use crate::session;
 
 /// `POST /auth/totp/enrol`: starts TOTP enrolment and returns the `otpauth://` URI.
@@ -63,6 +65,8 @@ struct CodeBody {
     totp_code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    #[serde(default)]
+    passkey: Option<AssertionCredential>,
 }
 
 impl Codes for CodeBody {
@@ -71,6 +75,9 @@ impl Codes for CodeBody {
     }
     fn recovery_code(&self) -> Option<&str> {
         self.recovery_code.as_deref()
+    }
+    fn passkey(&self) -> Option<&AssertionCredential> {
+        self.passkey.as_ref()
     }
 }
 
@@ -154,7 +161,11 @@ pub async fn confirm_totp(context: &Context, request: Request) -> Result<Respons
 
 /// Marks the session as freshly authenticated with a second factor; an enrolment-only
 /// session becomes a full one.
-fn elevate(context: &Context, session: &Session, method: &'static str) -> Result<Session, Problem> {
+pub fn elevate(
+    context: &Context,
+    session: &Session,
+    method: &'static str,
+) -> Result<Session, Problem> {
     let now = context.now;
     let updated = context.store.update(
         &model::session_key(&session.id),
@@ -187,14 +198,15 @@ pub async fn step_up(context: &Context, request: Request) -> Result<Response, Pr
     let body: CodeBody = portal_spin::edge::read_json(
         request,
         portal_spin::edge::MAX_JSON_BODY,
-        &["totp_code", "recovery_code"],
+        &["totp_code", "recovery_code", "passkey"],
     )
     .await?;
     if !caller.user.has_second_factor() {
         return Err(Problem::new(ProblemKind::Conflict)
             .with_detail("enrol a second factor before stepping up"));
     }
-    let code_given = body.totp_code.is_some() || body.recovery_code.is_some();
+    let code_given =
+        body.totp_code.is_some() || body.recovery_code.is_some() || body.passkey.is_some();
     if code_given {
         context.begin_reauthentication(&caller).await?;
     }

@@ -2,7 +2,8 @@
 //! checks.
 //!
 //! One build runs in two roles, chosen by the `auth_role` variable:
-//! - `public`, under `/auth/...`: accounts, sign-in, second factors, sessions, care teams;
+//! - `public`, under `/auth/...`: accounts, sign-in, second factors, sessions, care teams,
+//!   proxy grants and emergency access;
 //! - `session`, on a private route: other components ask it whether a session is live and
 //!   what its user may do now;
 //! - `notify`, on a private route: other components ask it to tell users that something
@@ -19,6 +20,8 @@ mod factors;
 mod login;
 mod model;
 mod notices;
+mod passkeys;
+mod proxies;
 mod session;
 
 use portal_spin::ComponentInfo;
@@ -112,6 +115,17 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::POST, ["totp", "enrol"]) => factors::enrol_totp(&context, request).await,
         (&Method::POST, ["totp", "confirm"]) => factors::confirm_totp(&context, request).await,
         (&Method::POST, ["step-up"]) => factors::step_up(&context, request).await,
+        (&Method::POST, ["passkeys", "registration-options"]) => {
+            passkeys::registration_options(&context, request).await
+        }
+        (&Method::POST, ["passkeys", "authentication-options"]) => {
+            passkeys::authentication_options(&context, request).await
+        }
+        (&Method::POST, ["passkeys", "login"]) => passkeys::login(&context, request).await,
+        (&Method::POST, ["passkeys"]) => passkeys::enrol(&context, request).await,
+        (&Method::GET, ["passkeys"]) => passkeys::list(&context, request).await,
+        (&Method::PATCH, ["passkeys", id]) => passkeys::rename(&context, request, id).await,
+        (&Method::DELETE, ["passkeys", id]) => passkeys::remove(&context, request, id).await,
         (&Method::POST, ["invitations"]) => admin::invite(&context, request).await,
         (&Method::POST, ["users", "search"]) => admin::find_user(&context, request).await,
         (&Method::POST, ["users", id, "disable"]) => {
@@ -127,6 +141,26 @@ async fn public_role(request: Request, path: &str) -> portal_spin::Response {
         (&Method::POST, ["users", id, "unlock"]) => admin::unlock(&context, request, id).await,
         (&Method::POST, ["users", id, "password-reset"]) => {
             admin::issue_reset(&context, request, id).await
+        }
+        (&Method::GET, ["proxies"]) => proxies::held(&context, request).await,
+        (&Method::POST, ["act-for"]) => proxies::act_for(&context, request).await,
+        (&Method::GET, ["patients", patient, "proxies"]) => {
+            proxies::list(&context, request, patient).await
+        }
+        (&Method::POST, ["patients", patient, "proxies"]) => {
+            proxies::create(&context, request, patient).await
+        }
+        (&Method::DELETE, ["patients", patient, "proxies", grant]) => {
+            proxies::revoke(&context, request, patient, grant).await
+        }
+        (&Method::POST, ["patients", patient, "proxies", grant, "renew"]) => {
+            proxies::renew(&context, request, patient, grant).await
+        }
+        (&Method::POST, ["patients", patient, "proxies", grant, "assent"]) => {
+            proxies::assent(&context, request, patient, grant).await
+        }
+        (&Method::POST, ["patients", patient, "break-glass"]) => {
+            proxies::break_glass(&context, request, patient).await
         }
         (&Method::POST, ["care-teams"]) => admin::create_team(&context, request).await,
         (&Method::GET, ["care-teams", id]) => admin::get_team(&context, request, id).await,

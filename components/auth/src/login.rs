@@ -14,6 +14,7 @@ use spin_sdk::http::Request;
 
 use crate::context::{Context, decode};
 use crate::model::{self, AccountStatus, Gate, MAX_KNOWN_DEVICES, User};
+use crate::passkeys::{self, AssertionCredential};
 use crate::session;
 
 #[derive(Deserialize)]
@@ -24,9 +25,11 @@ struct LoginBody {
     totp_code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    #[serde(default)]
+    passkey: Option<AssertionCredential>,
 }
 
-const LOGIN_FIELDS: &[&str] = &["email", "password", "totp_code", "recovery_code"];
+const LOGIN_FIELDS: &[&str] = &["email", "password", "totp_code", "recovery_code", "passkey"];
 
 /// Returns the one problem used for a wrong email, a wrong password and a disabled account.
 fn invalid_credentials() -> Problem {
@@ -157,7 +160,10 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
             Err(problem) => {
                 // A missing code is the normal first step of a two-step sign-in, so its
                 // attempt number is given back; a wrong code counts as a failure.
-                if body.totp_code.is_some() || body.recovery_code.is_some() {
+                if body.totp_code.is_some()
+                    || body.recovery_code.is_some()
+                    || body.passkey.is_some()
+                {
                     record_failure(context, &account_key).await?;
                 } else {
                     release(context, &account_key, &gate_key, admission)?;
@@ -210,7 +216,7 @@ pub async fn login(context: &Context, request: Request) -> Result<Response, Prob
 
 /// Returns the key of the per-address failure counter for the current window, if the
 /// address is known.
-fn address_window_key(context: &Context) -> Option<String> {
+pub fn address_window_key(context: &Context) -> Option<String> {
     let address = context.address?;
     let window = context.now.div_euclid(context.settings.address_window_secs);
     Some(format!("fail-addr:{address}:{window}"))
@@ -338,6 +344,12 @@ pub async fn second_factor(
     user: &User,
     body_codes: &impl Codes,
 ) -> Result<&'static str, Problem> {
+    if let Some(credential) = body_codes.passkey() {
+        // After a password, a passkey is the second factor, so user presence is enough.
+        return passkeys::check_assertion(context, user, credential, false)
+            .await
+            .map(|asserted| asserted.method);
+    }
     if let Some(code) = body_codes.totp_code() {
         return use_totp(context, user, code).map(|()| "otp");
     }
@@ -359,7 +371,7 @@ pub async fn second_factor(
     }
     Err(Problem::new(ProblemKind::Unauthenticated)
         .with_field("totp_code")
-        .with_detail("enter the code from your authenticator app, or a recovery code"))
+        .with_detail("use your passkey, the code from your authenticator app, or a recovery code"))
 }
 
 /// Request bodies that may carry a second factor.
@@ -368,6 +380,10 @@ pub trait Codes {
     fn totp_code(&self) -> Option<&str>;
     /// The recovery code, if sent.
     fn recovery_code(&self) -> Option<&str>;
+    /// The passkey assertion, if sent.
+    fn passkey(&self) -> Option<&AssertionCredential> {
+        None
+    }
 }
 
 impl Codes for LoginBody {
@@ -376,6 +392,9 @@ impl Codes for LoginBody {
     }
     fn recovery_code(&self) -> Option<&str> {
         self.recovery_code.as_deref()
+    }
+    fn passkey(&self) -> Option<&AssertionCredential> {
+        self.passkey.as_ref()
     }
 }
 
@@ -460,7 +479,7 @@ fn rehash(
 }
 
 /// Records the device key and address; returns true if either was new for this account.
-fn remember_device(context: &Context, user: &User, jkt: &str) -> Result<bool, Problem> {
+pub fn remember_device(context: &Context, user: &User, jkt: &str) -> Result<bool, Problem> {
     let mut markers = vec![format!("key:{jkt}")];
     if let Some(address) = context.address {
         markers.push(format!("addr:{address}"));

@@ -3,7 +3,7 @@
 //! Every record is JSON. Records that several requests may change at once (users, sessions,
 //! care teams, indexes) are only changed with compare-and-swap through `Store::update`.
 
-use portal_policy::{CareTeamId, Role, SessionId, UserId};
+use portal_policy::{CareTeamId, GrantId, PatientId, ProxyGrant, Role, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Label of the component's store.
@@ -52,6 +52,31 @@ pub fn user_teams_key(user: &UserId) -> String {
 /// Key of a password reset, by the hash of its token.
 pub fn reset_key(hash: &str) -> String {
     format!("password-reset:{hash}")
+}
+
+/// Key of a proxy grant.
+pub fn grant_key(grant: &GrantId) -> String {
+    format!("grant:{}", grant.as_str())
+}
+
+/// Key of the list of grants that open a patient's record.
+pub fn patient_grants_key(patient: &PatientId) -> String {
+    format!("patient-grants:{}", patient.as_str())
+}
+
+/// Key of the list of grants a proxy holds.
+pub fn grantee_grants_key(user: &UserId) -> String {
+    format!("grantee-grants:{}", user.as_str())
+}
+
+/// Key of a clinician's emergency access to one patient.
+pub fn emergency_key(clinician: &UserId, patient: &PatientId) -> String {
+    format!("emergency:{}:{}", clinician.as_str(), patient.as_str())
+}
+
+/// Key of the list of patients a clinician holds emergency access to.
+pub fn emergency_list_key(clinician: &UserId) -> String {
+    format!("emergency-list:{}", clinician.as_str())
 }
 
 /// Key that marks the bootstrap secret as used.
@@ -121,6 +146,37 @@ pub struct User {
     /// Raised by each password reset issued, so only the newest reset works.
     #[serde(default)]
     pub reset_serial: u64,
+    /// A patient's date of birth, `YYYY-MM-DD`, sealed in the access domain (base64), which
+    /// the age rules of guardian access read.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// Registered passkeys and security keys.
+    #[serde(default)]
+    pub passkeys: Vec<PasskeyFactor>,
+}
+
+/// A registered passkey or security key. The public key is not secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyFactor {
+    /// The credential id, base64url.
+    pub id: String,
+    /// The COSE_Key, base64url.
+    pub public_key: String,
+    /// The COSE algorithm: -7 (ES256) or -8 (EdDSA).
+    pub algorithm: i64,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// Whether it syncs between devices (backup eligible).
+    pub backup_eligible: bool,
+    /// Whether it was backed up at its last use.
+    pub backed_up: bool,
+    /// The name the user gave it.
+    pub name: String,
+    /// When it was added, Unix seconds.
+    pub created_at: i64,
+    /// When it was last used, Unix seconds.
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
 }
 
 impl core::fmt::Debug for User {
@@ -135,9 +191,9 @@ impl core::fmt::Debug for User {
 }
 
 impl User {
-    /// Whether the account has a confirmed second factor.
+    /// Whether the account has a confirmed second factor: TOTP or a passkey.
     pub fn has_second_factor(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.passkeys.is_empty()
     }
 }
 
@@ -194,6 +250,9 @@ pub struct Session {
     /// Set when the session may only enrol a second factor (staff who have none yet).
     #[serde(default)]
     pub enrolment_only: bool,
+    /// For a proxy: the patient the session acts for, which its access tokens name.
+    #[serde(default)]
+    pub on_behalf_of: Option<PatientId>,
     /// When and why the session ended, if it did.
     #[serde(default)]
     pub ended: Option<Ended>,
@@ -305,4 +364,54 @@ pub struct Gate {
     pub seq: u64,
     /// The next attempt may start at this time.
     pub open_at: i64,
+}
+
+/// How a proxy grant's consent was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentMethod {
+    /// The patient granted it while signed in to the portal.
+    Portal,
+    /// Given in person to the clinician or admin who recorded it.
+    InPerson,
+    /// On a signed form the recorder keeps.
+    Written,
+    /// Said aloud to the recorder, for example on the phone.
+    Verbal,
+}
+
+/// A proxy grant with how it came about and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// The grant the policy decides on.
+    pub grant: ProxyGrant,
+    /// How consent was given.
+    pub consent_method: ConsentMethod,
+    /// Who recorded the grant: the patient, or the clinician or admin who took the consent.
+    pub recorded_by: UserId,
+    /// Who revoked it, if anyone did.
+    #[serde(default)]
+    pub revoked_by: Option<UserId>,
+}
+
+/// Emergency access a clinician started to one patient's record.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct EmergencyRecord {
+    /// The patient.
+    pub patient: PatientId,
+    /// The reason as typed, sealed in the access domain (base64).
+    pub reason: String,
+    /// When it started, Unix seconds.
+    pub started_at: i64,
+    /// When it ends, Unix seconds.
+    pub expires_at: i64,
+}
+
+impl core::fmt::Debug for EmergencyRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EmergencyRecord")
+            .field("patient", &self.patient)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }

@@ -55,6 +55,7 @@ pub async fn create(
         rotated_at: context.now,
         epoch: user.session_epoch,
         enrolment_only,
+        on_behalf_of: None,
         ended: None,
     };
     // The refresh record first: a session whose token record is missing could never refresh.
@@ -106,7 +107,10 @@ pub async fn issue_access(
         auth_time: session.auth_time,
         acr: acr.to_owned(),
         dpop_jkt: session.jkt.clone(),
-        on_behalf_of: None,
+        on_behalf_of: session
+            .on_behalf_of
+            .clone()
+            .filter(|_| user.role == portal_policy::Role::Proxy),
     };
     let lifetime = u64::try_from(context.settings.access_ttl_secs).unwrap_or(600);
     issuer
@@ -128,6 +132,8 @@ pub fn token_response(context: &Context, issued: &Issued, user: &User) -> Respon
             "role": user.role,
             "second_factor_enrolled": user.has_second_factor(),
             "enrol_second_factor": !user.has_second_factor(),
+            // Passkeys resist phishing, so they are offered first.
+            "second_factor_options": ["passkey", "totp"],
             "enrolment_only": issued.session.enrolment_only,
         }),
     )
@@ -473,6 +479,8 @@ pub async fn introspect(id: &str) -> Response {
                 user: None,
                 role: None,
                 care_teams: Vec::new(),
+                acting_for: None,
+                emergency: Vec::new(),
             },
         )
     };
@@ -488,7 +496,7 @@ pub async fn introspect(id: &str) -> Response {
         Err(problem) => return portal_spin::problem(&problem),
     };
     let now = portal_spin::now_secs();
-    let state = (|| -> Result<Option<SessionState>, Problem> {
+    let state = (|| -> Result<Option<(SessionState, Option<model::Session>)>, Problem> {
         let Some(session) = store.get::<Session>(&model::session_key(&id), "session")? else {
             return Ok(None);
         };
@@ -525,16 +533,43 @@ pub async fn introspect(id: &str) -> Response {
             )??;
         }
         let care_teams = current_teams(&store, &user.id)?;
-        Ok(Some(SessionState {
-            active: true,
-            user: Some(user.id),
-            role: Some(user.role),
-            care_teams,
-        }))
+        Ok(Some((
+            SessionState {
+                active: true,
+                user: Some(user.id),
+                role: Some(user.role),
+                care_teams,
+                acting_for: None,
+                emergency: Vec::new(),
+            },
+            Some(session),
+        )))
     })();
-    match state {
-        Ok(Some(state)) => portal_spin::json_no_store(StatusCode::OK, &state),
-        Ok(None) => inactive(),
+    let (mut state, session) = match state {
+        Ok(Some(found)) => found,
+        Ok(None) => return inactive(),
+        Err(problem) => return portal_spin::problem(&problem),
+    };
+    // Grants and emergency access are read on every check, so a revocation, an expiry or a
+    // birthday applies to the next request on every component.
+    let extra = async {
+        match (
+            state.role,
+            &state.user,
+            session.and_then(|s| s.on_behalf_of),
+        ) {
+            (Some(portal_policy::Role::Proxy), Some(proxy), Some(patient)) => {
+                state.acting_for = Some(crate::proxies::acting_for(&store, proxy, &patient).await?);
+            }
+            (Some(portal_policy::Role::Clinician), Some(clinician), _) => {
+                state.emergency = crate::proxies::emergency(&store, clinician, now).await?;
+            }
+            _ => {}
+        }
+        Ok::<_, Problem>(())
+    };
+    match extra.await {
+        Ok(()) => portal_spin::json_no_store(StatusCode::OK, &state),
         Err(problem) => portal_spin::problem(&problem),
     }
 }

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use portal_audit::{AuditAction, AuditActor, AuditEvent, Component, Entity, EntityType, Outcome};
 use portal_crypto::Domain;
 use portal_policy::{
-    Action, Actor, Date, Decision, PatientFacts, PatientId, PurposeOfUse, Reason, RequestId,
-    Resource, Role,
+    Action, BreakGlassRequest, CareTeamId, Date, Decision, PatientFacts, PatientId, PurposeOfUse,
+    Reason, RequestId, Resource, Role,
 };
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::access::Caller;
@@ -119,24 +119,16 @@ impl Context {
             self.now,
         )
         .await?;
-        // NOTE: proxy grants are not loaded here yet, so a token issued to a proxy reaches no
-        // thread rather than the proxy's own threads or the patient's.
-        if caller.on_behalf_of().is_some() {
+        if caller.role == Role::Proxy && caller.acting_for.is_none() {
             return Err(Problem::new(ProblemKind::Forbidden)
-                .with_detail("acting for another patient is not available for messages yet"));
+                .with_detail("choose the patient you act for at /auth/act-for, then retry"));
         }
         Ok(caller)
     }
 
     /// Decides whether `caller` may do `action` on `thread` under the shared policy.
     pub fn decide(&self, caller: &Caller, action: Action, thread: &ThreadRecord) -> Decision {
-        // The birth date only matters for proxies' age rules, and proxies are refused before
-        // this point. The earliest date makes every patient an adult, which fails closed.
-        let patient = PatientFacts {
-            id: thread.patient.clone(),
-            birth_date: Date::MIN,
-            care_teams: Vec::new(),
-        };
+        let patient = patient_facts(caller, &thread.patient);
         let resource = Resource::Thread {
             patient: &patient,
             thread: &thread.id,
@@ -145,7 +137,13 @@ impl Context {
         };
         let mut context = portal_policy::Context::at(self.now);
         context.step_up_window_secs = self.settings.step_up_window_secs;
-        portal_policy::decide(&actor(caller), action, &resource, &context)
+        context.break_glass =
+            caller
+                .emergency_for(&thread.patient)
+                .map(|access| BreakGlassRequest {
+                    reason: access.reason.clone(),
+                });
+        portal_policy::decide(&caller.actor(), action, &resource, &context)
     }
 
     /// Returns whether the caller authenticated with a second factor within the step-up
@@ -181,7 +179,11 @@ impl Context {
                 id: caller.user().clone(),
                 role: caller.role,
             },
-            on_behalf_of: None,
+            // A proxy's event names the patient it was about as the one acted for; the policy
+            // refused any that is not the session's patient.
+            on_behalf_of: (caller.role == Role::Proxy)
+                .then(|| event.patient.cloned())
+                .flatten(),
             action: event.action,
             entity: Entity {
                 kind: event.entity.0,
@@ -265,18 +267,36 @@ impl<'a> Event<'a> {
     }
 }
 
-/// The policy's view of the caller.
-pub fn actor(caller: &Caller) -> Actor {
-    Actor {
-        user: caller.user().clone(),
-        role: caller.role,
-        authentication: caller.token.authentication(),
-        // A patient's record id is their user id.
-        own_record: (caller.role == Role::Patient)
-            .then(|| PatientId::new(caller.user().as_str()).ok())
-            .flatten(),
-        care_teams: caller.care_teams.clone(),
-        grants: Vec::new(),
+/// What the policy needs to know about `patient`. Only a proxy's age rules read the birth
+/// date, and auth sends it only for the patient the proxy acts for; anyone else gets the
+/// earliest date, which makes every patient an adult and so fails closed.
+pub fn patient_facts(caller: &Caller, patient: &PatientId) -> PatientFacts {
+    match &caller.acting_for {
+        Some(acting) if &acting.patient == patient => acting.patient_facts(),
+        _ => PatientFacts {
+            id: patient.clone(),
+            birth_date: Date::MIN,
+            care_teams: Vec::new(),
+        },
+    }
+}
+
+/// The patient whose side of a conversation the caller speaks for: a patient's own record,
+/// or the patient a proxy acts for. Clinicians speak for none.
+pub fn speaks_for(caller: &Caller) -> Option<PatientId> {
+    match caller.role {
+        Role::Patient => caller.actor().own_record,
+        Role::Proxy => caller.on_behalf_of().cloned(),
+        _ => None,
+    }
+}
+
+/// The care teams of the patient the caller speaks for, as auth reported them on this request.
+pub fn teams_spoken_for(caller: &Caller) -> &[CareTeamId] {
+    match (&caller.role, &caller.acting_for) {
+        (Role::Proxy, Some(acting)) => &acting.care_teams,
+        (Role::Patient, _) => &caller.care_teams,
+        _ => &[],
     }
 }
 
@@ -291,6 +311,9 @@ pub fn denial_problem(reason: Reason) -> Problem {
             Problem::new(ProblemKind::Forbidden)
                 .with_detail("your role does not give access to secure messages")
         }
+        // Only a proxy with a grant for this patient gets here, so the thread is no secret.
+        Reason::ScopeNotGranted => Problem::new(ProblemKind::Forbidden)
+            .with_detail("your access to this record does not include this action"),
         _ => thread_not_found(),
     }
 }
@@ -308,7 +331,7 @@ pub async fn refuse_role(
     caller: &Caller,
     thread: Option<&ThreadRecord>,
 ) -> Result<(), Problem> {
-    if matches!(caller.role, Role::Patient | Role::Clinician) {
+    if matches!(caller.role, Role::Patient | Role::Clinician | Role::Proxy) {
         return Ok(());
     }
     let entity = match thread {

@@ -30,10 +30,11 @@ fn identifier(kind: &str, value: &str) -> Value {
 
 /// A reference by identifier to a user, typed by the role they wrote in.
 fn user_reference(user: &str, role: Role) -> Value {
-    let kind = if role == Role::Patient {
-        "Patient"
-    } else {
-        "Practitioner"
+    let kind = match role {
+        Role::Patient => "Patient",
+        // A parent, guardian or caregiver writing for the patient.
+        Role::Proxy => "RelatedPerson",
+        _ => "Practitioner",
     };
     json!({ "type": kind, "identifier": identifier("user", user) })
 }
@@ -56,7 +57,7 @@ fn communication(
     body: &str,
     previous: Option<&MessageRecord>,
 ) -> Value {
-    let recipient = if message.sender_role == Role::Patient {
+    let recipient = if matches!(message.sender_role, Role::Patient | Role::Proxy) {
         json!({ "type": "CareTeam", "identifier": identifier("care_team", thread.care_team.as_str()) })
     } else {
         json!({ "type": "Patient", "identifier": identifier("patient", thread.patient.as_str()) })

@@ -72,6 +72,7 @@ async fn me(
             "role": caller.role,
             "session_id": caller.session(),
             "care_teams": caller.care_teams,
+            "acting_for": caller.on_behalf_of(),
         }),
     ))
 }

@@ -175,13 +175,14 @@ pub async fn open(cx: &Context, request: Request) -> Result<Response, Problem> {
     check_body(cx, &body.body)?;
     check_attachments(&body.attachments)?;
 
-    let own = context::actor(&caller).own_record;
+    let own = context::speaks_for(&caller);
     let patient = match (&own, body.patient) {
         (Some(own), None) => own.clone(),
         (Some(own), Some(named)) if &named == own => named,
         (Some(_), Some(_)) => {
-            return Err(Problem::invalid_field("patient")
-                .with_detail("patients open threads about their own record; leave patient out"));
+            return Err(Problem::invalid_field("patient").with_detail(
+                "threads are opened about your own record, or the one you act for; leave patient out",
+            ));
         }
         (None, Some(named)) => named,
         (None, None) => {
@@ -205,7 +206,7 @@ pub async fn open(cx: &Context, request: Request) -> Result<Response, Problem> {
 
     // The patient must be assigned to the care team, whoever opens the thread.
     let assigned = if own.is_some() {
-        caller.care_teams.contains(&body.care_team)
+        context::teams_spoken_for(&caller).contains(&body.care_team)
     } else {
         portal_spin::access::patient_teams(&cx.settings.auth_url, &patient)
             .await?
@@ -314,7 +315,9 @@ pub async fn reply(cx: &Context, request: Request, id: &str) -> Result<Response,
         AuditAction::MessageSent,
     )
     .await?;
-    if caller.role == Role::Patient && !caller.care_teams.contains(&thread.care_team) {
+    if matches!(caller.role, Role::Patient | Role::Proxy)
+        && !context::teams_spoken_for(&caller).contains(&thread.care_team)
+    {
         return Err(Problem::new(ProblemKind::Conflict).with_detail(
             "you are no longer assigned to this care team; open a thread to one of your current care teams",
         ));
@@ -589,7 +592,7 @@ async fn notify(cx: &Context, caller: &Caller, thread: &ThreadRecord) {
     if cx.settings.notify_url.is_empty() {
         return;
     }
-    let recipients: Vec<UserId> = if caller.role == Role::Patient {
+    let recipients: Vec<UserId> = if matches!(caller.role, Role::Patient | Role::Proxy) {
         match Teams::default().get(cx, &thread.care_team).await {
             Ok(team) => team.clinicians,
             Err(_) => {

@@ -1,10 +1,12 @@
 //! Threads: listing, reading, closing and reopening, and the views every route returns.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64ct::{Base64, Encoding};
 use portal_audit::{AuditAction, EntityType};
-use portal_policy::{Action, CareTeamId, Effect, PatientId, Reason, ThreadId, UserId};
+use portal_policy::{
+    Action, CareTeamId, Effect, PatientId, PurposeOfUse, Reason, ThreadId, UserId,
+};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::access::{Caller, CareTeamInfo};
@@ -251,8 +253,8 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         .transpose()?;
 
     let mut ids = BTreeSet::new();
-    let own = context::actor(&caller).own_record;
-    let lists: Vec<String> = match &own {
+    let own = context::speaks_for(&caller);
+    let mut lists: Vec<String> = match &own {
         Some(patient) => vec![model::patient_threads_key(patient)],
         None => caller
             .care_teams
@@ -260,6 +262,13 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
             .map(model::team_threads_key)
             .collect(),
     };
+    // A clinician who broke the glass for a patient sees that patient's threads too.
+    lists.extend(
+        caller
+            .emergency
+            .iter()
+            .map(|access| model::patient_threads_key(&access.patient)),
+    );
     for key in lists {
         let listed: Vec<ThreadId> = cx.store.get(&key, "thread list")?.unwrap_or_default();
         ids.extend(listed);
@@ -292,16 +301,20 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
     let more = threads.len() > limit;
     threads.truncate(limit);
 
-    // Record the listing per patient before any subject leaves the component.
-    let mut patients: BTreeSet<&PatientId> =
-        threads.iter().map(|(thread, ..)| &thread.patient).collect();
-    if let Some(patient) = &own {
-        patients.insert(patient);
+    // Record the listing per patient, with the purpose the policy gave, before any subject
+    // leaves the component.
+    let mut patients: BTreeMap<&PatientId, PurposeOfUse> = BTreeMap::new();
+    for (thread, _, purpose) in &threads {
+        patients.entry(&thread.patient).or_insert(*purpose);
     }
-    let purpose = portal_policy::PurposeOfUse::for_role(caller.role);
+    if let Some(patient) = &own {
+        patients
+            .entry(patient)
+            .or_insert_with(|| PurposeOfUse::for_role(caller.role));
+    }
     let events = patients
         .into_iter()
-        .map(|patient| {
+        .map(|(patient, purpose)| {
             Event::success(
                 AuditAction::ThreadsListed,
                 (EntityType::Patient, patient.as_str()),

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use portal_audit::{AuditAction, AuditActor, AuditEvent, Component, Entity, EntityType, Outcome};
 use portal_crypto::Domain;
-use portal_policy::{PatientId, PurposeOfUse, RequestId, Role, UserId};
+use portal_policy::{
+    Action, FileId, PatientId, PurposeOfUse, RequestId, Resource, Role, Sensitivity, UserId,
+};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::access::Caller;
 use portal_spin::crypto::Sealer;
@@ -144,13 +146,47 @@ impl Context {
             self.now,
         )
         .await?;
-        // NOTE: proxy grants and their scopes are not modelled yet, so a token issued to a
-        // proxy reaches no file rather than the proxy's own files or the patient's.
-        if caller.on_behalf_of().is_some() {
+        if caller.role == Role::Proxy && caller.acting_for.is_none() {
             return Err(Problem::new(ProblemKind::Forbidden)
-                .with_detail("acting for another patient is not available for files yet"));
+                .with_detail("choose the patient you act for at /auth/act-for, then retry"));
         }
         Ok(caller)
+    }
+
+    /// Returns whether the shared policy lets a proxy do `action` on `file` of `patient`,
+    /// under the grants auth reported for this request. Anyone but a proxy acting for
+    /// `patient` gets `false`.
+    pub fn proxy_allows(
+        &self,
+        caller: &Caller,
+        action: Action,
+        patient: &PatientId,
+        file: &str,
+        sensitive: bool,
+    ) -> bool {
+        let Some(acting) = caller
+            .acting_for
+            .as_ref()
+            .filter(|acting| caller.role == Role::Proxy && &acting.patient == patient)
+        else {
+            return false;
+        };
+        let Ok(file) = FileId::new(file) else {
+            return false;
+        };
+        let facts = acting.patient_facts();
+        let resource = Resource::File {
+            patient: &facts,
+            file: &file,
+            sensitivity: if sensitive {
+                Sensitivity::Sensitive
+            } else {
+                Sensitivity::Normal
+            },
+        };
+        let mut context = portal_policy::Context::at(self.now);
+        context.step_up_window_secs = self.settings.step_up_window_secs;
+        portal_policy::decide(&caller.actor(), action, &resource, &context).is_allowed()
     }
 
     /// Returns whether the caller authenticated with a second factor within the step-up
@@ -174,8 +210,7 @@ impl Context {
         reason: Option<&str>,
     ) -> Result<(), Problem> {
         let purpose = match role {
-            Role::Patient => PurposeOfUse::PatientRequested,
-            Role::Clinician => PurposeOfUse::Treatment,
+            Role::Patient | Role::Proxy | Role::Clinician => PurposeOfUse::for_role(role),
             _ => PurposeOfUse::Operations,
         };
         let event = AuditEvent {
@@ -183,7 +218,9 @@ impl Context {
                 id: actor.clone(),
                 role,
             },
-            on_behalf_of: None,
+            // A proxy's events name the patient as the one acted for; the policy refused any
+            // file of another patient.
+            on_behalf_of: (role == Role::Proxy).then(|| patient.clone()),
             action,
             entity: Entity {
                 kind: EntityType::File,

@@ -3,7 +3,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{KeyInit, Mac};
 use portal_audit::{AuditAction, Outcome};
-use portal_policy::{CareTeamId, PatientId, Role, UserId};
+use portal_policy::{Action, CareTeamId, PatientId, Role, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::access::Caller;
@@ -120,7 +120,19 @@ async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord,
     let Some(record) = cx.store.get::<FileRecord>(&model::file_key(id), "file")? else {
         return Err(not_found());
     };
-    if !may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await? {
+    let allowed = if caller.role == Role::Proxy {
+        record.state != FileState::Deleted
+            && cx.proxy_allows(
+                caller,
+                Action::ReadFile,
+                &record.patient,
+                id,
+                record.sensitive,
+            )
+    } else {
+        may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?
+    };
+    if !allowed {
         cx.audit(
             (caller.user(), caller.role),
             AuditAction::FileViewed,
@@ -177,6 +189,10 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         Some(value) => PatientId::new(value).map_err(|_| Problem::invalid_field("patient"))?,
         None if caller.role == Role::Patient => PatientId::new(caller.user().as_str())
             .map_err(|_| Problem::new(ProblemKind::Internal))?,
+        None if caller.role == Role::Proxy => caller
+            .on_behalf_of()
+            .cloned()
+            .ok_or_else(|| Problem::invalid_field("patient"))?,
         None => return Err(Problem::invalid_field("patient")),
     };
     // The patient and clinicians of the patient's care teams may list the record; auth is
@@ -188,7 +204,8 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
             .care_teams
             .iter()
             .any(|team| caller.care_teams.contains(team));
-    if !own && !on_team {
+    let proxy = caller.role == Role::Proxy && caller.on_behalf_of() == Some(&patient);
+    if !own && !on_team && !proxy {
         cx.audit(
             (caller.user(), caller.role),
             AuditAction::FileViewed,
@@ -217,8 +234,12 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         if record.sensitive && !cx.stepped_up(&caller) {
             continue;
         }
-        let readable = (on_team && !record.sensitive)
-            || may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?;
+        let readable = if proxy {
+            cx.proxy_allows(&caller, Action::ReadFile, &patient, id, record.sensitive)
+        } else {
+            (on_team && !record.sensitive)
+                || may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?
+        };
         if readable {
             files.push(view(cx, &record)?);
         }

@@ -2,7 +2,7 @@
 
 use http_body_util::{BodyExt, Limited};
 use portal_audit::{AuditAction, Outcome};
-use portal_policy::{PatientId, Role};
+use portal_policy::{Action, PatientId, Role};
 use portal_problem::{FileRejection, Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::access::Caller;
@@ -163,8 +163,25 @@ async fn target_patient(
                     .with_detail("no patient of your care teams has this id"))
             }
         }
+        Role::Proxy => {
+            let patient = caller
+                .on_behalf_of()
+                .cloned()
+                .ok_or_else(|| Problem::new(ProblemKind::Forbidden))?;
+            if requested.is_some_and(|value| value != patient.as_str()) {
+                return Err(Problem::new(ProblemKind::Forbidden)
+                    .with_detail("proxies upload only to the record they act for"));
+            }
+            // The policy decides per file; a fresh id stands for the file about to exist.
+            if cx.proxy_allows(caller, Action::UploadFile, &patient, "new-upload", false) {
+                Ok(patient)
+            } else {
+                Err(Problem::new(ProblemKind::NotFound)
+                    .with_detail("your access to this record does not include uploading files"))
+            }
+        }
         _ => Err(Problem::new(ProblemKind::Forbidden)
-            .with_detail("only patients and their clinicians upload files")),
+            .with_detail("only patients, their proxies and their clinicians upload files")),
     }
 }
 

@@ -185,12 +185,18 @@ audit_actions! {
     /// A care team created or its members changed.
     CareTeamChanged = "admin.care_team_changed", SECURITY_ALERT, SECURITY_ROLES_CHANGED, "U",
         patient: false, entities: [CareTeam];
-    /// A proxy grant added.
+    /// A proxy grant added, or refused (then about the patient's record).
     ProxyAdded = "proxy.added", REST, interaction("create"), "C",
-        patient: true, entities: [Grant];
-    /// A proxy grant revoked.
+        patient: true, entities: [Grant, Patient];
+    /// A proxy grant revoked, or refused (then about the patient's record).
     ProxyRevoked = "proxy.revoked", REST, interaction("delete"), "D",
+        patient: true, entities: [Grant, Patient];
+    /// A proxy grant changed: renewed by the patient, or a teen's assent recorded.
+    ProxyChanged = "proxy.changed", REST, interaction("update"), "U",
         patient: true, entities: [Grant];
+    /// A proxy's session set to act for a patient.
+    ProxyActingFor = "proxy.acting_for", REST, interaction("update"), "E",
+        patient: true, entities: [Patient];
     /// A patient's threads listed with their subjects: one event per patient shown.
     ThreadsListed = "messaging.threads_listed", REST, interaction("search-type"), "E",
         patient: true, entities: [Patient];

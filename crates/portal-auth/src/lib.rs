@@ -5,11 +5,13 @@
 //! - [`totp`]: RFC 6238 one-time codes (SHA-1, 30 s, 6 digits, one step of drift).
 //! - [`secret`]: random refresh tokens, invitation tokens and recovery codes, stored as hashes.
 //! - [`throttle`]: the schedule of login backoff and lockout.
+//! - [`webauthn`]: passkey registration and assertion checks (WebAuthn Level 3).
 
 pub mod password;
 pub mod secret;
 pub mod throttle;
 pub mod totp;
+pub mod webauthn;
 
 /// Fills `buffer` from the operating system's random number generator (`wasi:random` on
 /// `wasm32-wasip2`).

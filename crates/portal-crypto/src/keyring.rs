@@ -85,15 +85,20 @@ pub enum Domain {
     Uploads,
     /// The audit log.
     Audit,
+    /// Facts about patients that auth's keyless session check must read to decide on proxy
+    /// and emergency access: birth dates and break-the-glass reasons. Its own keys let that
+    /// role open these and nothing else.
+    Access,
 }
 
 impl Domain {
     /// Every domain.
-    pub const ALL: [Domain; 4] = [
+    pub const ALL: [Domain; 5] = [
         Domain::Auth,
         Domain::Messaging,
         Domain::Uploads,
         Domain::Audit,
+        Domain::Access,
     ];
 
     /// Returns the name used in variable names.
@@ -103,6 +108,7 @@ impl Domain {
             Domain::Messaging => "messaging",
             Domain::Uploads => "uploads",
             Domain::Audit => "audit",
+            Domain::Access => "access",
         }
     }
 
@@ -113,6 +119,7 @@ impl Domain {
             Domain::Messaging => 2,
             Domain::Uploads => 3,
             Domain::Audit => 4,
+            Domain::Access => 5,
         }
     }
 

@@ -388,6 +388,20 @@ fn decide_clinician(
         (Action::ChangeNotificationDestination | Action::ChangeSecondFactor, _) => {
             return decide_own_account(actor, resource, purpose);
         }
+        // A clinician records a proxy the patient (or, for a child, the law) consented to,
+        // or ends one, for patients of their own care teams only. Break-the-glass never
+        // reaches these.
+        (Action::AddProxy | Action::RevokeProxy, Resource::PatientRecord { patient }) => {
+            return if patient
+                .care_teams
+                .iter()
+                .any(|team| actor.care_teams.contains(team))
+            {
+                Decision::allow(Reason::CareTeamMember, purpose)
+            } else {
+                Decision::deny(Reason::NotOnCareTeam, purpose)
+            };
+        }
         _ => return Decision::deny(Reason::ActionNotPermittedForRole, purpose),
     };
 
@@ -410,7 +424,10 @@ fn decide_clinician(
     }
 }
 
-fn break_glass_reason_is_usable(reason: &str) -> bool {
+/// Returns whether `reason` may justify break-the-glass access: printable, and between
+/// [`MIN_BREAK_GLASS_REASON_CHARS`] and [`MAX_BREAK_GLASS_REASON_CHARS`] characters after
+/// trimming.
+pub fn break_glass_reason_is_usable(reason: &str) -> bool {
     let length = reason.trim().chars().count();
     let printable = !reason.chars().any(char::is_control);
 

@@ -28,14 +28,14 @@ mod relationship;
 mod request;
 mod role;
 
-pub use decision::{Decision, Effect, Reason, decide, needs_step_up};
+pub use decision::{Decision, Effect, Reason, break_glass_reason_is_usable, decide, needs_step_up};
 pub use ids::{
     CareTeamId, FileId, GrantId, InvalidId, MAX_ID_LEN, MessageId, PatientId, RequestId, SessionId,
     ThreadId, UserId,
 };
 pub use relationship::{
     AGE_OF_MAJORITY, AgeBand, Consent, GUARDIAN_FULL_ACCESS_BELOW_AGE, GrantKind, PatientFacts,
-    ProxyGrant, ProxyScopes, age_in_years,
+    ProxyGrant, ProxyScopes, age_in_years, parse_date,
 };
 pub use request::{
     AUTH_TIME_SKEW_SECS, Action, Actor, Authentication, BreakGlassRequest, Context,

@@ -75,6 +75,24 @@ pub fn age_in_years(birth_date: Date, today: Date) -> u32 {
     u32::try_from(age).unwrap_or(0)
 }
 
+/// Parses a calendar date written `YYYY-MM-DD`, as birth dates are stored and exchanged.
+/// Anything else, including dates that do not exist, gives `None`.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let mut parts = text.split('-');
+    let (Some(year), Some(month), Some(day), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let digits =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return None;
+    }
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
+}
+
 /// The legal basis of a proxy grant, which selects the rules that apply to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,6 +195,27 @@ mod tests {
     fn future_birth_date_gives_zero() {
         let birth = date(2030, Month::January, 1);
         assert_eq!(age_in_years(birth, date(2026, Month::January, 1)), 0);
+    }
+
+    #[test]
+    fn dates_parse_only_in_full_form() {
+        assert_eq!(parse_date("2010-06-15"), Some(date(2010, Month::June, 15)));
+        assert_eq!(
+            parse_date("2024-02-29"),
+            Some(date(2024, Month::February, 29))
+        );
+        for text in [
+            "2023-02-29",
+            "2010-6-15",
+            "2010-06-15T00:00",
+            "10-06-15",
+            "",
+            "2010-13-01",
+            "+2010-06-15",
+        ] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+        assert_eq!(date(2010, Month::June, 5).to_string(), "2010-06-05");
     }
 
     #[test]

@@ -287,18 +287,8 @@ const TABLE: &[(Role, Action, Effect, Reason)] = &[
         Deny,
         ActionNotPermittedForRole,
     ),
-    (
-        Role::Clinician,
-        Action::AddProxy,
-        Deny,
-        ActionNotPermittedForRole,
-    ),
-    (
-        Role::Clinician,
-        Action::RevokeProxy,
-        Deny,
-        ActionNotPermittedForRole,
-    ),
+    (Role::Clinician, Action::AddProxy, Allow, CareTeamMember),
+    (Role::Clinician, Action::RevokeProxy, Allow, CareTeamMember),
     (
         Role::Clinician,
         Action::ChangeNotificationDestination,
@@ -975,6 +965,21 @@ fn break_the_glass_without_reason_is_denied() {
             &context,
         );
         assert_denied(decision, BreakGlassReasonMissing);
+        assert!(!decision.alert);
+    }
+}
+
+#[test]
+fn clinicians_record_proxies_only_for_their_care_teams_patients() {
+    let world = World::adult();
+    let mut context = Context::at(NOW);
+    context.break_glass = Some(BreakGlassRequest {
+        reason: "Patient unconscious in the emergency department".to_owned(),
+    });
+    let outsider = clinician_actor("team-oncology");
+    for action in [Action::AddProxy, Action::RevokeProxy] {
+        let decision = decide(&outsider, action, &world.record(), &context);
+        assert_denied(decision, NotOnCareTeam);
         assert!(!decision.alert);
     }
 }

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use portal_policy::{CareTeamId, PatientId, Role, SessionId, UserId};
+use portal_policy::{CareTeamId, PatientFacts, PatientId, ProxyGrant, Role, SessionId, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_tokens::{AccessToken, DpopPolicy, DpopRequest, KeySet, ReplayGuard, TokenVerifier};
 use serde::{Deserialize, Serialize};
@@ -165,6 +165,105 @@ pub struct SessionState {
     /// Care teams the user belongs to now (clinicians) or is assigned to (patients).
     #[serde(default)]
     pub care_teams: Vec<CareTeamId>,
+    /// For a proxy's session: the patient it acts for, with the proxy's grants for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_for: Option<ActingFor>,
+    /// For a clinician: emergency access started with break-the-glass and not yet expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emergency: Vec<EmergencyAccess>,
+}
+
+/// The patient a proxy's session acts for, as auth knows them now. Every request gets it
+/// afresh, so a revoked or changed grant applies on the next request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActingFor {
+    /// The patient.
+    pub patient: PatientId,
+    /// The patient's date of birth, `YYYY-MM-DD`, if recorded.
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    /// The patient's care teams now.
+    #[serde(default)]
+    pub care_teams: Vec<CareTeamId>,
+    /// Every grant the proxy holds for the patient, revoked and expired ones included, so the
+    /// policy can say why access ended.
+    #[serde(default)]
+    pub grants: Vec<ProxyGrant>,
+}
+
+impl ActingFor {
+    /// The facts the policy needs about the patient. A missing or unreadable birth date makes
+    /// the patient an adult, which ends guardian access: it fails closed.
+    pub fn patient_facts(&self) -> PatientFacts {
+        PatientFacts {
+            id: self.patient.clone(),
+            birth_date: self
+                .birth_date
+                .as_deref()
+                .and_then(portal_policy::parse_date)
+                .unwrap_or(portal_policy::Date::MIN),
+            care_teams: self.care_teams.clone(),
+        }
+    }
+}
+
+impl ActingFor {
+    /// Returns whether any grant lets `actor` do anything at all on an ordinary thread or
+    /// file of the patient at `now`, under the shared policy.
+    pub fn allows_anything(&self, actor: &portal_policy::Actor, now: i64) -> bool {
+        use portal_policy::{Action, FileId, Resource, Sensitivity, ThreadId};
+        let facts = self.patient_facts();
+        // Stand-ins for "some ordinary thread or file"; for proxies the policy reads only
+        // the patient and the sensitivity.
+        let (Ok(thread), Ok(file)) = (ThreadId::new("any-thread"), FileId::new("any-file")) else {
+            return false;
+        };
+        let team = facts.care_teams.first().cloned();
+        let context = portal_policy::Context::at(now);
+        let allows = |action, resource: &Resource<'_>| {
+            portal_policy::decide(actor, action, resource, &context).is_allowed()
+        };
+        let file_resource = Resource::File {
+            patient: &facts,
+            file: &file,
+            sensitivity: Sensitivity::Normal,
+        };
+        let on_files =
+            allows(Action::ReadFile, &file_resource) || allows(Action::UploadFile, &file_resource);
+        let on_threads = team.as_ref().is_some_and(|team| {
+            let resource = Resource::Thread {
+                patient: &facts,
+                thread: &thread,
+                care_team: team,
+                sensitivity: Sensitivity::Normal,
+            };
+            allows(Action::ReadThread, &resource) || allows(Action::SendMessage, &resource)
+        });
+        on_files || on_threads
+    }
+}
+
+/// Emergency access to one patient's record that a clinician started with a stated reason.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyAccess {
+    /// The patient.
+    pub patient: PatientId,
+    /// The reason the clinician gave.
+    pub reason: String,
+    /// When the access ends, in Unix seconds.
+    pub expires_at: i64,
+}
+
+impl core::fmt::Debug for EmergencyAccess {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The reason may name clinical facts; it belongs in the audit log only.
+        f.debug_struct("EmergencyAccess")
+            .field("patient", &self.patient)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A caller whose token, proof and session all checked out.
@@ -176,6 +275,10 @@ pub struct Caller {
     pub role: Role,
     /// The user's current care teams.
     pub care_teams: Vec<CareTeamId>,
+    /// For a proxy: the patient the session acts for and the grants that allow it.
+    pub acting_for: Option<ActingFor>,
+    /// For a clinician: live break-the-glass access.
+    pub emergency: Vec<EmergencyAccess>,
 }
 
 impl Caller {
@@ -192,6 +295,31 @@ impl Caller {
     /// The patient a proxy acts for.
     pub fn on_behalf_of(&self) -> Option<&PatientId> {
         self.token.on_behalf_of.as_ref()
+    }
+
+    /// The live emergency access to `patient`, if this clinician started one.
+    pub fn emergency_for(&self, patient: &PatientId) -> Option<&EmergencyAccess> {
+        self.emergency
+            .iter()
+            .find(|access| &access.patient == patient)
+    }
+
+    /// The actor the shared policy decides for, with the proxy's grants if any.
+    pub fn actor(&self) -> portal_policy::Actor {
+        portal_policy::Actor {
+            user: self.user().clone(),
+            role: self.role,
+            authentication: self.token.authentication(),
+            own_record: (self.role == Role::Patient)
+                .then(|| PatientId::new(self.user().as_str()).ok())
+                .flatten(),
+            care_teams: self.care_teams.clone(),
+            grants: self
+                .acting_for
+                .as_ref()
+                .map(|acting| acting.grants.clone())
+                .unwrap_or_default(),
+        }
     }
 }
 
@@ -303,9 +431,37 @@ pub fn caller_from_state(token: AccessToken, state: SessionState) -> Result<Call
     let role = state
         .role
         .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
-    Ok(Caller {
+    // A token names the patient its session acted for when it was issued; once the session
+    // acts for someone else, or for no one, the token is stale.
+    let acting_for = state.acting_for.filter(|_| role == Role::Proxy);
+    if token.on_behalf_of.as_ref() != acting_for.as_ref().map(|acting| &acting.patient) {
+        return Err(Problem::new(ProblemKind::Unauthenticated)
+            .with_detail("the session now acts for another patient; refresh the token"));
+    }
+    let now = crate::now_secs();
+    let caller_emergency = state.emergency;
+    let emergency = if role == Role::Clinician {
+        caller_emergency
+            .into_iter()
+            .filter(|access| access.expires_at > now)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let caller = Caller {
         token,
         role,
         care_teams: state.care_teams,
-    })
+        acting_for,
+        emergency,
+    };
+    // A proxy whose grants no longer allow anything (revoked, expired, ended at 18, or
+    // waiting for a teen's assent) is refused on every route, not only shown less.
+    if let Some(acting) = &caller.acting_for
+        && !acting.allows_anything(&caller.actor(), now)
+    {
+        return Err(Problem::new(ProblemKind::Forbidden)
+            .with_detail("your access to this record has ended or is not in effect"));
+    }
+    Ok(caller)
 }
