@@ -8,6 +8,7 @@
 
 use portal_e2e::client::{Client, Reply};
 use portal_e2e::world::{PASSWORD, World, user_id};
+use portal_policy::Date;
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
@@ -75,16 +76,32 @@ fn thread_ids(list: &Reply) -> Vec<String> {
 }
 
 /// Returns the birth date of someone who turns `age` in `days` days, by the portal's clock.
-fn birth_date_turning(world: &World, age: i32, days: i64) -> String {
-    let today = portal_policy::Context::at(world.clock.now() + days * DAY).today;
-    let mut day = today;
+fn birth_date_turning(world: &World, age: i32, days: i64) -> Date {
+    let mut day = portal_policy::Context::at(world.clock.now() + days * DAY).today;
     loop {
         if let Ok(date) = day.replace_year(day.year() - age) {
-            return date.to_string();
+            return date;
         }
         // 29 February has no counterpart in a common year; take the next day.
         day = day.next_day().expect("a next day");
     }
+}
+
+/// Returns the date on which someone born on `birth` turns `age`.
+fn birthday(birth: Date, age: i32) -> Date {
+    birth
+        .replace_year(birth.year() + age)
+        .expect("birth dates here are never 29 February")
+}
+
+/// Moves the portal's clock to one hour into the UTC day `date`, so the date is certain
+/// whatever the time of day the test runs.
+async fn advance_to_day(world: &World, date: Date) {
+    const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+    let target = (i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) * DAY + 3600;
+    let step = target - world.clock.now();
+    assert!(step > 0, "the test clock only moves forward");
+    world.clock.advance(&world.portal.url(""), step).await;
 }
 
 fn reply_reply(reply: &Reply) -> String {
@@ -95,11 +112,12 @@ fn reply_reply(reply: &Reply) -> String {
 async fn guardian_access_follows_the_childs_age() {
     let world = World::start(&[]).await;
     let (clinician, clinician_id) = world.staff("dr.hale@example.org", "clinician").await;
-    let birth_date = birth_date_turning(&world, 12, 10);
+    // Sam is 10: the 12th birthday is 400 days away.
+    let birth_date = birth_date_turning(&world, 12, 400);
     let (mut child, child_id) = register(
         &world,
         "sam@example.org",
-        json!({ "birth_date": birth_date }),
+        json!({ "birth_date": birth_date.to_string() }),
     )
     .await;
     let (mut parent, parent_id) =
@@ -168,7 +186,7 @@ async fn guardian_access_follows_the_childs_age() {
     assert_eq!(rejected.status, 401, "{}", reply_reply(&rejected));
     parent.access_token = new_token;
 
-    // Under 12 a guardian holds full access, whatever the recorded scopes.
+    // At 10 a guardian holds full access, whatever the recorded scopes.
     let listed = parent.send("GET", "/messages/threads", None).await;
     assert_eq!(listed.status, 200, "{}", reply_reply(&listed));
     let ids = thread_ids(&listed);
@@ -194,6 +212,27 @@ async fn guardian_access_follows_the_childs_age() {
         "{}",
         reply_reply(&replied)
     );
+    // The guardian may attach a file of the child's record to a message.
+    let uploaded = child
+        .send_bytes(
+            "POST",
+            "/files",
+            portal_e2e::journey::letter_pdf(),
+            &[
+                ("content-type", "application/pdf"),
+                ("x-file-name", "school.pdf"),
+            ],
+        )
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", reply_reply(&uploaded));
+    let attached = parent
+        .send(
+            "POST",
+            &format!("/messages/threads/{general}/messages"),
+            Some(json!({ "body": "The school letter.", "attachments": [uploaded.body["id"]] })),
+        )
+        .await;
+    assert_eq!(attached.status, 201, "{}", reply_reply(&attached));
 
     // The child's "who accessed my record" names the parent, acting for the child.
     let history = child
@@ -210,11 +249,16 @@ async fn guardian_access_follows_the_childs_age() {
         });
     assert!(by_parent, "{:?}", history.body);
 
+    // The day before the 12th birthday nothing has changed.
+    let twelfth = birthday(birth_date, 12);
+    advance_to_day(&world, twelfth.previous_day().expect("a day")).await;
+    sign_in_again(&mut parent, "parent@example.org").await;
+    assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
+    let eve = parent.send("GET", "/messages/threads", None).await;
+    assert_eq!(thread_ids(&eve).len(), 2, "{}", reply_reply(&eve));
+
     // On the 12th birthday guardian access waits for the teen's assent, then narrows.
-    world
-        .clock
-        .advance(&world.portal.url(""), 10 * DAY + 60)
-        .await;
+    advance_to_day(&world, twelfth).await;
     sign_in_again(&mut parent, "parent@example.org").await;
     assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
     let waiting = parent.send("GET", "/messages/threads", None).await;
@@ -245,11 +289,16 @@ async fn guardian_access_follows_the_childs_age() {
         .await;
     assert_eq!(unsent.status, 403, "{}", reply_reply(&unsent));
 
-    // At 18 the access ends without anyone acting, on every component.
-    world
-        .clock
-        .advance(&world.portal.url(""), 6 * 366 * DAY)
-        .await;
+    // The day before the 18th birthday the narrowed access still works.
+    let eighteenth = birthday(birth_date, 18);
+    advance_to_day(&world, eighteenth.previous_day().expect("a day")).await;
+    sign_in_again(&mut parent, "parent@example.org").await;
+    assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
+    let still = parent.send("GET", "/messages/threads", None).await;
+    assert_eq!(thread_ids(&still), vec![general.clone()]);
+
+    // On the 18th birthday the access ends without anyone acting, on every component.
+    advance_to_day(&world, eighteenth).await;
     sign_in_again(&mut parent, "parent@example.org").await;
     assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
     for path in ["/messages/threads", "/files", "/audit/events"] {
@@ -412,11 +461,27 @@ async fn break_glass_needs_reason_and_alerts() {
     .await;
     let (clinician, clinician_id) = world.staff("dr.kay@example.org", "clinician").await;
     let (outsider, _) = world.staff("dr.ray@example.org", "clinician").await;
-    let (_, patient_id) = register(&world, "lee@example.org", json!({})).await;
+    let (patient, patient_id) = register(&world, "lee@example.org", json!({})).await;
     let team = world
         .care_team("Neurology", &[&patient_id, &clinician_id])
         .await;
     let thread = open_thread(&clinician, &team, &patient_id, "clinical").await;
+    let uploaded = patient
+        .send_bytes(
+            "POST",
+            "/files",
+            portal_e2e::journey::letter_pdf(),
+            &[
+                ("content-type", "application/pdf"),
+                ("x-file-name", "letter.pdf"),
+            ],
+        )
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", reply_reply(&uploaded));
+    let file = uploaded.body["id"].as_str().expect("file id").to_owned();
+    let files_path = format!("/files?patient={patient_id}");
+    let closed = outsider.send("GET", &files_path, None).await;
+    assert_eq!(closed.status, 404, "{}", reply_reply(&closed));
 
     // Outside the care team the thread is not found.
     let denied = outsider
@@ -460,6 +525,12 @@ async fn break_glass_needs_reason_and_alerts() {
     assert_eq!(read.status, 200, "{}", reply_reply(&read));
     let listed = outsider.send("GET", "/messages/threads", None).await;
     assert!(thread_ids(&listed).contains(&thread), "{:?}", listed.body);
+    // The patient's files open too.
+    let files = outsider.send("GET", &files_path, None).await;
+    assert_eq!(files.status, 200, "{}", reply_reply(&files));
+    assert_eq!(files.body["files"][0]["id"], file.as_str());
+    let described = outsider.send("GET", &format!("/files/{file}"), None).await;
+    assert_eq!(described.status, 200, "{}", reply_reply(&described));
 
     // Compliance is alerted, with no reason text or patient in the alert.
     let alerted = (0..50).any(|_| {
@@ -482,5 +553,7 @@ async fn break_glass_needs_reason_and_alerts() {
     let expired = outsider
         .send("GET", &format!("/messages/threads/{thread}"), None)
         .await;
+    assert_eq!(expired.status, 404, "{}", reply_reply(&expired));
+    let expired = outsider.send("GET", &format!("/files/{file}"), None).await;
     assert_eq!(expired.status, 404, "{}", reply_reply(&expired));
 }

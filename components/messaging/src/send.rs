@@ -560,6 +560,7 @@ async fn share(
         "care_team": thread.care_team,
         "users": [patient_user],
         "sensitive": thread.category == Category::Sensitive,
+        "sender_acting_for": caller.acting_for,
     });
     let request = http::Request::post(url.as_str())
         .header("content-type", "application/json")

@@ -6,10 +6,11 @@ use std::net::IpAddr;
 use portal_audit::{AuditAction, AuditActor, AuditEvent, Component, Entity, EntityType, Outcome};
 use portal_crypto::Domain;
 use portal_policy::{
-    Action, FileId, PatientId, PurposeOfUse, RequestId, Resource, Role, Sensitivity, UserId,
+    Action, Actor, BreakGlassRequest, Date, FileId, PatientFacts, PatientId, PurposeOfUse,
+    RequestId, Resource, Role, Sensitivity, UserId,
 };
 use portal_problem::{Problem, ProblemKind};
-use portal_spin::access::Caller;
+use portal_spin::access::{ActingFor, Caller};
 use portal_spin::crypto::Sealer;
 use portal_spin::kv::Store;
 use portal_spin::objects::ObjectStore;
@@ -164,13 +165,27 @@ impl Context {
         file: &str,
         sensitive: bool,
     ) -> bool {
-        let Some(acting) = caller
-            .acting_for
-            .as_ref()
-            .filter(|acting| caller.role == Role::Proxy && &acting.patient == patient)
-        else {
+        match caller.acting_for.as_ref() {
+            Some(acting) if caller.role == Role::Proxy => {
+                self.grant_allows(&caller.actor(), acting, action, patient, file, sensitive)
+            }
+            _ => false,
+        }
+    }
+
+    /// Returns whether `acting`'s grants let proxy `actor` do `action` on `file` of `patient`.
+    pub fn grant_allows(
+        &self,
+        actor: &Actor,
+        acting: &ActingFor,
+        action: Action,
+        patient: &PatientId,
+        file: &str,
+        sensitive: bool,
+    ) -> bool {
+        if &acting.patient != patient {
             return false;
-        };
+        }
         let Ok(file) = FileId::new(file) else {
             return false;
         };
@@ -186,7 +201,33 @@ impl Context {
         };
         let mut context = portal_policy::Context::at(self.now);
         context.step_up_window_secs = self.settings.step_up_window_secs;
-        portal_policy::decide(&caller.actor(), action, &resource, &context).is_allowed()
+        portal_policy::decide(actor, action, &resource, &context).is_allowed()
+    }
+
+    /// Returns whether a clinician's live break-the-glass access to `patient` lets them read
+    /// `file` under the shared policy.
+    pub fn emergency_allows(&self, caller: &Caller, patient: &PatientId, file: &str) -> bool {
+        let (Some(access), Ok(file)) = (caller.emergency_for(patient), FileId::new(file)) else {
+            return false;
+        };
+        // Only the clinician's own teams matter here; the patient's are not needed, because
+        // this path is taken only when the clinician is not on them.
+        let facts = PatientFacts {
+            id: patient.clone(),
+            birth_date: Date::MIN,
+            care_teams: Vec::new(),
+        };
+        let resource = Resource::File {
+            patient: &facts,
+            file: &file,
+            sensitivity: Sensitivity::Normal,
+        };
+        let mut context = portal_policy::Context::at(self.now);
+        context.step_up_window_secs = self.settings.step_up_window_secs;
+        context.break_glass = Some(BreakGlassRequest {
+            reason: access.reason.clone(),
+        });
+        portal_policy::decide(&caller.actor(), Action::ReadFile, &resource, &context).is_allowed()
     }
 
     /// Returns whether the caller authenticated with a second factor within the step-up
@@ -202,6 +243,26 @@ impl Context {
     /// be recorded.
     pub async fn audit(
         &self,
+        actor: (&UserId, Role),
+        action: AuditAction,
+        file: &str,
+        patient: &PatientId,
+        outcome: Outcome,
+        reason: Option<&str>,
+    ) -> Result<(), Problem> {
+        self.audit_as(None, actor, action, file, patient, outcome, reason)
+            .await
+    }
+
+    /// Records an event like [`Self::audit`], for `purpose` when given (emergency access)
+    /// instead of the one the role implies.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "an audit event has this many independent parts"
+    )]
+    pub async fn audit_as(
+        &self,
+        purpose: Option<PurposeOfUse>,
         (actor, role): (&UserId, Role),
         action: AuditAction,
         file: &str,
@@ -209,10 +270,10 @@ impl Context {
         outcome: Outcome,
         reason: Option<&str>,
     ) -> Result<(), Problem> {
-        let purpose = match role {
+        let purpose = purpose.unwrap_or(match role {
             Role::Patient | Role::Proxy | Role::Clinician => PurposeOfUse::for_role(role),
             _ => PurposeOfUse::Operations,
-        };
+        });
         let event = AuditEvent {
             actor: AuditActor::User {
                 id: actor.clone(),

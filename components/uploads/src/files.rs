@@ -3,7 +3,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{KeyInit, Mac};
 use portal_audit::{AuditAction, Outcome};
-use portal_policy::{Action, CareTeamId, PatientId, Role, UserId};
+use portal_policy::{Action, CareTeamId, PatientId, PurposeOfUse, Role, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
 use portal_spin::access::Caller;
@@ -109,9 +109,14 @@ pub async fn may_read(
     Ok(false)
 }
 
-/// Loads a file the caller may read. A file that does not exist and one the caller may not
-/// read give the same 404; the refusal is audited.
-async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord, Problem> {
+/// Loads a file the caller may read, with the purpose its events record when the access is
+/// break-the-glass. A file that does not exist and one the caller may not read give the same
+/// 404; the refusal is audited.
+async fn readable(
+    cx: &Context,
+    caller: &Caller,
+    id: &str,
+) -> Result<(FileRecord, Option<PurposeOfUse>), Problem> {
     let not_found =
         || Problem::new(ProblemKind::NotFound).with_detail("no file you may read has this id");
     if id.len() > 64 {
@@ -132,7 +137,13 @@ async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord,
     } else {
         may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?
     };
-    if !allowed {
+    // A clinician outside the patient's care teams with live emergency access.
+    let emergency = !allowed
+        && caller.role == Role::Clinician
+        && record.state != FileState::Deleted
+        && cx.emergency_allows(caller, &record.patient, id);
+    let purpose = emergency.then_some(PurposeOfUse::EmergencyTreatment);
+    if !allowed && !emergency {
         cx.audit(
             (caller.user(), caller.role),
             AuditAction::FileViewed,
@@ -145,7 +156,8 @@ async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord,
         return Err(not_found());
     }
     if record.sensitive && !cx.stepped_up(caller) {
-        cx.audit(
+        cx.audit_as(
+            purpose,
             (caller.user(), caller.role),
             AuditAction::FileViewed,
             id,
@@ -158,14 +170,15 @@ async fn readable(cx: &Context, caller: &Caller, id: &str) -> Result<FileRecord,
             "this file is in a sensitive thread; confirm your second factor and retry",
         ));
     }
-    Ok(record)
+    Ok((record, purpose))
 }
 
 /// `GET /files/<id>`: the file's description.
 pub async fn describe(cx: &Context, request: &Request, id: &str) -> Result<Response, Problem> {
     let caller = cx.caller(request).await?;
-    let record = readable(cx, &caller, id).await?;
-    cx.audit(
+    let (record, purpose) = readable(cx, &caller, id).await?;
+    cx.audit_as(
+        purpose,
         (caller.user(), caller.role),
         AuditAction::FileViewed,
         id,
@@ -205,7 +218,10 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
             .iter()
             .any(|team| caller.care_teams.contains(team));
     let proxy = caller.role == Role::Proxy && caller.on_behalf_of() == Some(&patient);
-    if !own && !on_team && !proxy {
+    let emergency =
+        !on_team && caller.role == Role::Clinician && caller.emergency_for(&patient).is_some();
+    let purpose = emergency.then_some(PurposeOfUse::EmergencyTreatment);
+    if !own && !on_team && !proxy && !emergency {
         cx.audit(
             (caller.user(), caller.role),
             AuditAction::FileViewed,
@@ -236,6 +252,8 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
         }
         let readable = if proxy {
             cx.proxy_allows(&caller, Action::ReadFile, &patient, id, record.sensitive)
+        } else if emergency {
+            cx.emergency_allows(&caller, &patient, id)
         } else {
             (on_team && !record.sensitive)
                 || may_read(cx, caller.user(), caller.role, &caller.care_teams, &record).await?
@@ -244,7 +262,8 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
             files.push(view(cx, &record)?);
         }
     }
-    cx.audit(
+    cx.audit_as(
+        purpose,
         (caller.user(), caller.role),
         AuditAction::FileViewed,
         "list",
@@ -262,7 +281,7 @@ pub async fn list(cx: &Context, request: &Request) -> Result<Response, Problem> 
 /// `POST /files/<id>/links`: a download link for the caller, valid for five minutes and once.
 pub async fn issue_link(cx: &Context, request: &Request, id: &str) -> Result<Response, Problem> {
     let caller = cx.caller(request).await?;
-    let record = readable(cx, &caller, id).await?;
+    let (record, purpose) = readable(cx, &caller, id).await?;
     if record.state != FileState::Available {
         return Err(Problem::new(ProblemKind::Conflict)
             .with_detail("only files that passed the security checks can be downloaded"));
@@ -272,7 +291,8 @@ pub async fn issue_link(cx: &Context, request: &Request, id: &str) -> Result<Res
     let expires = cx.now.saturating_add(LINK_LIFETIME_SECS);
     let mac = link_mac(cx, id, caller.user(), expires, &nonce)?;
     let token = format!("{nonce}.{expires}.{mac}");
-    cx.audit(
+    cx.audit_as(
+        purpose,
         (caller.user(), caller.role),
         AuditAction::DownloadLinkIssued,
         id,
@@ -304,10 +324,11 @@ pub async fn download(cx: &Context, request: &Request, id: &str) -> Result<Respo
         return Err(refused());
     };
     let expires: i64 = expires.parse().map_err(|_| refused())?;
-    let record = readable(cx, &caller, id).await?;
+    let (record, purpose) = readable(cx, &caller, id).await?;
     let valid = verify_link(cx, id, caller.user(), expires, nonce, mac)? && expires >= cx.now;
     if !valid || !cx.store.insert_new(&model::link_used_key(nonce), &cx.now)? {
-        cx.audit(
+        cx.audit_as(
+            purpose,
             (caller.user(), caller.role),
             AuditAction::FileDownloaded,
             id,
@@ -341,7 +362,8 @@ pub async fn download(cx: &Context, request: &Request, id: &str) -> Result<Respo
         eprintln!("a released file's hash does not match its record");
         return Err(Problem::new(ProblemKind::Internal));
     }
-    cx.audit(
+    cx.audit_as(
+        purpose,
         (caller.user(), caller.role),
         AuditAction::FileDownloaded,
         id,
@@ -398,14 +420,15 @@ pub async fn download(cx: &Context, request: &Request, id: &str) -> Result<Respo
 /// The patient and the uploader may delete.
 pub async fn delete(cx: &Context, request: &Request, id: &str) -> Result<Response, Problem> {
     let caller = cx.caller(request).await?;
-    let record = readable(cx, &caller, id).await?;
+    let (record, purpose) = readable(cx, &caller, id).await?;
     let owner = caller.user() == &record.uploader
         || (caller.role == Role::Patient && caller.user().as_str() == record.patient.as_str());
     if !owner {
         return Err(Problem::new(ProblemKind::Forbidden)
             .with_detail("only the patient and the uploader may delete a file"));
     }
-    cx.audit(
+    cx.audit_as(
+        purpose,
         (caller.user(), caller.role),
         AuditAction::FileDeleted,
         id,

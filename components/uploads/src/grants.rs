@@ -3,9 +3,10 @@
 //! this application that has already authenticated the sender.
 
 use portal_audit::{AuditAction, Outcome};
-use portal_policy::{CareTeamId, PatientId, Role, UserId};
+use portal_policy::{Action, Actor, Authentication, CareTeamId, PatientId, Role, UserId};
 use portal_problem::{Problem, ProblemKind};
 use portal_spin::Response;
+use portal_spin::access::ActingFor;
 use portal_spin::kv::Update;
 use serde::Deserialize;
 use spin_sdk::http::{Request, StatusCode};
@@ -38,6 +39,26 @@ struct GrantRequest {
     users: Vec<UserId>,
     #[serde(default)]
     sensitive: bool,
+    /// For a proxy sender: the patient they act for and their grants, as auth reported them
+    /// to messaging on this request.
+    #[serde(default)]
+    sender_acting_for: Option<ActingFor>,
+}
+
+/// The policy's view of a proxy who sends an attachment. Only reading files is decided here,
+/// which needs no step-up, so the authentication time is left out and would fail closed.
+fn proxy_actor(sender: &UserId, acting: &ActingFor) -> Actor {
+    Actor {
+        user: sender.clone(),
+        role: Role::Proxy,
+        authentication: Authentication {
+            auth_time: 0,
+            multi_factor: false,
+        },
+        own_record: None,
+        care_teams: Vec::new(),
+        grants: acting.grants.clone(),
+    }
 }
 
 /// `POST /grants`: lets the thread's care team and users read every file in `file_ids`.
@@ -60,6 +81,7 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
             "care_team",
             "users",
             "sensitive",
+            "sender_acting_for",
         ],
     )
     .await?;
@@ -86,14 +108,30 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
             return Err(not_found());
         };
         let readable = record.patient == body.patient
-            && files::may_read(
-                cx,
-                &body.sender,
-                body.sender_role,
-                &body.sender_care_teams,
-                &record,
-            )
-            .await?;
+            && match (&body.sender_acting_for, body.sender_role) {
+                (Some(acting), Role::Proxy) => {
+                    record.state != FileState::Deleted
+                        && cx.grant_allows(
+                            &proxy_actor(&body.sender, acting),
+                            acting,
+                            Action::ReadFile,
+                            &record.patient,
+                            file_id,
+                            record.sensitive,
+                        )
+                }
+                (_, Role::Proxy) => false,
+                _ => {
+                    files::may_read(
+                        cx,
+                        &body.sender,
+                        body.sender_role,
+                        &body.sender_care_teams,
+                        &record,
+                    )
+                    .await?
+                }
+            };
         if !readable {
             cx.audit(
                 sender,
