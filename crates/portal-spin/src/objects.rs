@@ -16,7 +16,9 @@ use aws_sigv4::http_request::{
     PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
+use base64ct::{Base64, Encoding};
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// The reason an object operation failed. The detail goes to the log, and callers return 503.
@@ -87,13 +89,16 @@ impl ObjectStore {
 
     /// Stores `body` under `key`. With `write_once`, the request carries `If-None-Match: *`,
     /// so an existing object is never replaced and [`ObjectError::Exists`] is returned.
+    ///
+    /// Every put carries the body's SHA-256 in `x-amz-checksum-sha256`: the server checks it
+    /// before storing, and buckets with Object Lock refuse puts without such a checksum.
     pub async fn put(&self, key: &str, body: Vec<u8>, write_once: bool) -> Result<(), ObjectError> {
-        let extra: &[(&str, &str)] = if write_once {
-            &[("if-none-match", "*")]
-        } else {
-            &[]
-        };
-        let response = self.send("PUT", key, extra, Bytes::from(body)).await?;
+        let checksum = Base64::encode_string(&Sha256::digest(&body));
+        let mut extra = vec![("x-amz-checksum-sha256", checksum.as_str())];
+        if write_once {
+            extra.push(("if-none-match", "*"));
+        }
+        let response = self.send("PUT", key, &extra, Bytes::from(body)).await?;
         match response.status().as_u16() {
             200 | 201 | 204 => Ok(()),
             412 | 409 if write_once => Err(ObjectError::Exists),
