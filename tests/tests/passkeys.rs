@@ -151,7 +151,7 @@ async fn patient(world: &World, email: &str) -> (Client, String) {
 async fn passkey_signs_in_alone_and_second() {
     let world = World::start(&[]).await;
     let (origin, rp_id) = relying_party(&world);
-    let (mut ada, _) = patient(&world, "ada@example.org").await;
+    let (mut ada, ada_id) = patient(&world, "ada@example.org").await;
     let mut phone = SoftwareAuthenticator::es256(&rp_id, &origin);
     phone.flags |= Flags::BACKUP_ELIGIBLE | Flags::BACKED_UP;
     let enrolled = enrol(&ada, &mut phone, "Phone").await;
@@ -257,6 +257,20 @@ async fn passkey_signs_in_alone_and_second() {
     let mut after = world.client();
     let response = assertion(&after, &mut key).await;
     assert_eq!(passkey_login(&mut after, &response).await.status, 401);
+
+    // An admin removing a lost or stolen factor removes passkeys too.
+    let removed = world
+        .admin
+        .send(
+            "DELETE",
+            &format!("/auth/users/{ada_id}/second-factor"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{:?}", removed.body);
+    let mut stolen = world.client();
+    let response = assertion(&stolen, &mut phone).await;
+    assert_eq!(passkey_login(&mut stolen, &response).await.status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread")]

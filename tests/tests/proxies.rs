@@ -94,11 +94,11 @@ fn birthday(birth: Date, age: i32) -> Date {
         .expect("birth dates here are never 29 February")
 }
 
-/// Moves the portal's clock to one hour into the UTC day `date`, so the date is certain
-/// whatever the time of day the test runs.
-async fn advance_to_day(world: &World, date: Date) {
+/// Moves the portal's clock to `offset_secs` after the start of the UTC day `date` (negative
+/// offsets fall on the day before), so the date is certain whatever the time of day.
+async fn advance_to(world: &World, date: Date, offset_secs: i64) {
     const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
-    let target = (i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) * DAY + 3600;
+    let target = (i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) * DAY + offset_secs;
     let step = target - world.clock.now();
     assert!(step > 0, "the test clock only moves forward");
     world.clock.advance(&world.portal.url(""), step).await;
@@ -249,20 +249,33 @@ async fn guardian_access_follows_the_childs_age() {
         });
     assert!(by_parent, "{:?}", history.body);
 
-    // The day before the 12th birthday nothing has changed.
+    // Five minutes before the 12th birthday nothing has changed; six minutes later, with the
+    // same session and token, guardian access waits for the teen's assent.
     let twelfth = birthday(birth_date, 12);
-    advance_to_day(&world, twelfth.previous_day().expect("a day")).await;
+    advance_to(&world, twelfth, -300).await;
     sign_in_again(&mut parent, "parent@example.org").await;
     assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
     let eve = parent.send("GET", "/messages/threads", None).await;
     assert_eq!(thread_ids(&eve).len(), 2, "{}", reply_reply(&eve));
-
-    // On the 12th birthday guardian access waits for the teen's assent, then narrows.
-    advance_to_day(&world, twelfth).await;
-    sign_in_again(&mut parent, "parent@example.org").await;
-    assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
+    world.clock.advance(&world.portal.url(""), 360).await;
     let waiting = parent.send("GET", "/messages/threads", None).await;
     assert_eq!(waiting.status, 403, "{}", reply_reply(&waiting));
+    // A guardian cannot pass access on to another account to get around the age rules.
+    let passed_on = parent
+        .send(
+            "POST",
+            &format!("/auth/patients/{child_id}/proxies"),
+            Some(json!({
+                "grantee_email": "parent@example.org",
+                "kind": "representative",
+                "scopes": { "read_messages": true, "send_messages": true, "read_files": true, "upload_files": true },
+                "consent_method": "verbal",
+            })),
+        )
+        .await;
+    assert_eq!(passed_on.status, 403, "{}", reply_reply(&passed_on));
+
+    // After the teen's assent the access narrows.
     sign_in_again(&mut child, "sam@example.org").await;
     let assented = child
         .send(
@@ -289,22 +302,21 @@ async fn guardian_access_follows_the_childs_age() {
         .await;
     assert_eq!(unsent.status, 403, "{}", reply_reply(&unsent));
 
-    // The day before the 18th birthday the narrowed access still works.
+    // Five minutes before the 18th birthday the narrowed access still works; six minutes later
+    // it has ended on every component, with nobody acting.
     let eighteenth = birthday(birth_date, 18);
-    advance_to_day(&world, eighteenth.previous_day().expect("a day")).await;
+    advance_to(&world, eighteenth, -300).await;
     sign_in_again(&mut parent, "parent@example.org").await;
     assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
     let still = parent.send("GET", "/messages/threads", None).await;
     assert_eq!(thread_ids(&still), vec![general.clone()]);
-
-    // On the 18th birthday the access ends without anyone acting, on every component.
-    advance_to_day(&world, eighteenth).await;
-    sign_in_again(&mut parent, "parent@example.org").await;
-    assert_eq!(act_for(&mut parent, &child_id).await.status, 200);
+    world.clock.advance(&world.portal.url(""), 360).await;
     for path in ["/messages/threads", "/files", "/audit/events"] {
         let ended = parent.send("GET", path, None).await;
         assert_eq!(ended.status, 403, "{path}: {}", reply_reply(&ended));
     }
+    // Choosing the patient again is refused too.
+    assert_eq!(act_for(&mut parent, &child_id).await.status, 404);
     sign_in_again(&mut child, "sam@example.org").await;
     let proxies = child
         .send("GET", &format!("/auth/patients/{child_id}/proxies"), None)
@@ -356,9 +368,9 @@ async fn caregiver_grants_are_scoped_expire_and_revoke_everywhere() {
         assert_eq!(refused.status, 422, "{field}: {}", reply_reply(&refused));
         assert_eq!(refused.body["field"], field);
     }
-    // A proxy cannot grant itself access: the record responds as unknown.
+    // A proxy cannot grant access, not even to itself.
     let own = carer.send("POST", &path, Some(grant_body.clone())).await;
-    assert_eq!(own.status, 404, "{}", reply_reply(&own));
+    assert_eq!(own.status, 403, "{}", reply_reply(&own));
 
     let granted = patient.send("POST", &path, Some(grant_body.clone())).await;
     assert_eq!(granted.status, 201, "{}", reply_reply(&granted));
@@ -407,11 +419,37 @@ async fn caregiver_grants_are_scoped_expire_and_revoke_everywhere() {
         )
         .await;
     assert_eq!(uploaded.status, 404, "{}", reply_reply(&uploaded));
+    // Reading a thread is not exporting the record, which only guardians of young children may.
+    let exported = carer
+        .send("GET", &format!("/messages/threads/{thread}/export"), None)
+        .await;
+    assert_eq!(exported.status, 403, "{}", reply_reply(&exported));
     let files = carer.send("GET", "/files", None).await;
     assert_eq!(files.status, 200, "{}", reply_reply(&files));
     // Another patient's id is refused, whatever the proxy holds.
-    let (_, other_id) = register(&world, "other@example.org", json!({})).await;
+    let (other, other_id) = register(&world, "other@example.org", json!({})).await;
     assert_eq!(act_for(&mut carer, &other_id).await.status, 404);
+    // A thread of that other patient stays hidden, and the refusal in their access history
+    // does not reveal whom the proxy acts for.
+    world.add_member(&team, &other_id).await;
+    let foreign = open_thread(&clinician, &team, &other_id, "general").await;
+    let refused = carer
+        .send("GET", &format!("/messages/threads/{foreign}"), None)
+        .await;
+    assert_eq!(refused.status, 404, "{}", reply_reply(&refused));
+    let history = other
+        .send("GET", "/audit/events?action=messaging.thread_read", None)
+        .await;
+    assert_eq!(history.status, 200, "{}", reply_reply(&history));
+    let attempt = history.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|entry| entry["event"]["actor"]["role"] == "proxy")
+        .expect("the refused attempt is listed")
+        .clone();
+    assert_eq!(attempt["event"]["outcome"], "minor_failure", "{attempt}");
+    assert!(attempt["event"]["on_behalf_of"].is_null(), "{attempt}");
 
     // Only the patient renews; after 90 days the grant has expired everywhere.
     let renew_path = format!("{path}/{grant_id}/renew");
@@ -425,9 +463,22 @@ async fn caregiver_grants_are_scoped_expire_and_revoke_everywhere() {
     sign_in_again(&mut patient, "ruth@example.org").await;
     let listed = patient.send("GET", &path, None).await;
     assert_eq!(listed.body["proxies"][0]["state"], "expired");
+    // Renewing needs a recent second factor, like adding a grant.
+    world.clock.advance(&world.portal.url(""), 11 * 60).await;
+    assert_eq!(patient.refresh().await.status, 200);
+    let stale = patient.send("POST", &renew_path, None).await;
+    assert_eq!(stale.status, 401, "{}", reply_reply(&stale));
+    assert_eq!(stale.problem_type(), "step-up-required");
+    let code = patient.totp_code();
+    let stepped = patient
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
+        .await;
+    assert_eq!(stepped.status, 200, "{}", reply_reply(&stepped));
+    patient.keep_tokens(&stepped);
     let renewed = patient.send("POST", &renew_path, None).await;
     assert_eq!(renewed.status, 200, "{}", reply_reply(&renewed));
     assert_eq!(renewed.body["state"], "active");
+    assert_eq!(carer.refresh().await.status, 200);
     assert_eq!(act_for(&mut carer, &patient_id).await.status, 200);
     let read = carer
         .send("GET", &format!("/messages/threads/{thread}"), None)
@@ -490,7 +541,13 @@ async fn break_glass_needs_reason_and_alerts() {
     assert_eq!(denied.status, 404);
 
     let path = format!("/auth/patients/{patient_id}/break-glass");
-    for reason in ["", "urgent", "line one\nline two of the reason"] {
+    let zero_width = "\u{200B}".repeat(12);
+    for reason in [
+        "",
+        "urgent",
+        "line one\nline two of the reason",
+        &zero_width,
+    ] {
         let refused = outsider
             .send("POST", &path, Some(json!({ "reason": reason })))
             .await;
@@ -511,13 +568,20 @@ async fn break_glass_needs_reason_and_alerts() {
         .await;
     assert_eq!(needless.status, 409);
 
-    let opened = outsider
-        .send(
-            "POST",
-            &path,
-            Some(json!({ "reason": "Patient unconscious in the emergency department" })),
-        )
+    // Emergency access needs a recent second factor.
+    let mut outsider = outsider;
+    world.clock.advance(&world.portal.url(""), 11 * 60).await;
+    assert_eq!(outsider.refresh().await.status, 200);
+    let reason = json!({ "reason": "Patient unconscious in the emergency department" });
+    let stale = outsider.send("POST", &path, Some(reason.clone())).await;
+    assert_eq!(stale.status, 401, "{}", reply_reply(&stale));
+    let code = outsider.totp_code();
+    let stepped = outsider
+        .send("POST", "/auth/step-up", Some(json!({ "totp_code": code })))
         .await;
+    assert_eq!(stepped.status, 200, "{}", reply_reply(&stepped));
+    outsider.keep_tokens(&stepped);
+    let opened = outsider.send("POST", &path, Some(reason)).await;
     assert_eq!(opened.status, 201, "{}", reply_reply(&opened));
     let read = outsider
         .send("GET", &format!("/messages/threads/{thread}"), None)
@@ -548,7 +612,6 @@ async fn break_glass_needs_reason_and_alerts() {
 
     // The access is time-boxed: an hour later the thread is hidden again.
     world.clock.advance(&world.portal.url(""), 3600 + 60).await;
-    let mut outsider = outsider;
     sign_in_again(&mut outsider, "dr.ray@example.org").await;
     let expired = outsider
         .send("GET", &format!("/messages/threads/{thread}"), None)

@@ -305,10 +305,23 @@ pub async fn search(request: &Request) -> Result<Response, Problem> {
             _ => true,
         };
         if visible && filters.matches(&entry) {
+            let mut event = serde_json::to_value(&entry.event)
+                .map_err(|_| Problem::new(ProblemKind::Internal))?;
+            // A refused attempt by another patient's proxy names the patient that proxy acts
+            // for; this record's patient must not learn who that is.
+            if let Some(own) = &own_patient
+                && entry
+                    .event
+                    .on_behalf_of
+                    .as_ref()
+                    .is_some_and(|acting| acting != own)
+            {
+                event["on_behalf_of"] = serde_json::Value::Null;
+            }
             events.push(serde_json::json!({
                 "index": log_index,
                 "received_at_ms": entry.received_at_ms,
-                "event": entry.event,
+                "event": event,
             }));
         }
     }

@@ -468,18 +468,27 @@ pub async fn remove_second_factor(
             Some("removed_by_admin"),
         )
         .await?;
-    context
-        .store
-        .update(&model::user_key(&id), "user", |current: Option<User>| {
-            let Some(mut current) = current else {
-                return Err(Problem::new(ProblemKind::NotFound));
-            };
-            current.totp = None;
-            current.session_epoch += 1;
-            current.totp_pending = None;
-            current.recovery_codes.clear();
-            Ok((Update::Set(current), ()))
-        })??;
+    // Every factor goes, passkeys included: the route exists for a factor that was lost or
+    // taken, and the admin cannot tell which one that was.
+    let removed =
+        context
+            .store
+            .update(&model::user_key(&id), "user", |current: Option<User>| {
+                let Some(mut current) = current else {
+                    return Err(Problem::new(ProblemKind::NotFound));
+                };
+                current.totp = None;
+                current.session_epoch += 1;
+                current.totp_pending = None;
+                current.recovery_codes.clear();
+                let passkeys = std::mem::take(&mut current.passkeys);
+                Ok((Update::Set(current), passkeys))
+            })??;
+    for passkey in removed {
+        context
+            .store
+            .delete(&crate::passkeys::index_key(&passkey.id))?;
+    }
     session::end_all(&context.store, &id, None, context.now, EndReason::Revoked)?;
     context
         .notify(&user, "An administrator removed the second factor of your portal account. Enrol a new one at your next sign-in.")

@@ -73,7 +73,12 @@ fn challenge_key(challenge: &[u8]) -> String {
 }
 
 fn credential_key(id: &[u8]) -> String {
-    format!("passkey:{}", Base64UrlUnpadded::encode_string(id))
+    index_key(&Base64UrlUnpadded::encode_string(id))
+}
+
+/// Returns the key that maps a passkey's credential id (base64url, as stored) to its user.
+pub fn index_key(factor_id: &str) -> String {
+    format!("passkey:{factor_id}")
 }
 
 fn invalid_passkey() -> Problem {
@@ -488,7 +493,7 @@ pub async fn remove(context: &Context, request: Request, id: &str) -> Result<Res
             Ok((Update::Set(current), ()))
         },
     )??;
-    context.store.delete(&format!("passkey:{id}"))?;
+    context.store.delete(&index_key(id))?;
     context
         .notify(&caller.user, "A passkey was removed from your portal account. If this was not you, contact the practice.")
         .await;

@@ -101,6 +101,17 @@ fn birth_date_of(sealer: &Sealer, user: &User) -> Result<Option<String>, Problem
         .map_err(|_| Problem::new(ProblemKind::Internal))
 }
 
+/// Refuses proxies: they act within their own grant and never grant or revoke anyone else's,
+/// so a guardian cannot pass access on past the age rules.
+fn refuse_proxy(caller: &Authenticated) -> Result<(), Problem> {
+    if caller.user.role == Role::Proxy {
+        return Err(Problem::new(ProblemKind::Forbidden).with_detail(
+            "proxies do not grant or revoke access; ask the patient or the care team",
+        ));
+    }
+    Ok(())
+}
+
 fn no_patient() -> Problem {
     Problem::new(ProblemKind::NotFound).with_detail("no patient you may manage has this id")
 }
@@ -339,6 +350,7 @@ pub async fn create(
     patient: &str,
 ) -> Result<Response, Problem> {
     let caller = context.authenticate(&request, false).await?;
+    refuse_proxy(&caller)?;
     let sealer = access_sealer().await?;
     let (patient_user, facts) = load_patient(context, &sealer, patient)?;
     let decision = decide(context, &caller, Action::AddProxy, &facts)?;
@@ -549,12 +561,26 @@ pub async fn list(context: &Context, request: Request, patient: &str) -> Result<
         return Err(refuse(
             context,
             &caller.user,
-            AuditAction::ProxyAdded,
+            AuditAction::ProxiesListed,
             &facts,
             decision,
         )
         .await);
     }
+    audit(
+        context,
+        &caller.user,
+        PatientEvent {
+            action: AuditAction::ProxiesListed,
+            entity: (EntityType::Patient, facts.id.as_str()),
+            patient: &facts.id,
+            outcome: Outcome::Success,
+            reason: None,
+            purpose: decision.purpose,
+            justification: None,
+        },
+    )
+    .await?;
     let ids: Vec<GrantId> = context
         .store
         .get(&model::patient_grants_key(&facts.id), "grant list")?
@@ -587,6 +613,9 @@ pub async fn revoke(
     let (_, facts) = load_patient(context, &sealer, patient)?;
     let record = load_grant(context, &facts.id, grant)?;
     let own_grant = record.grant.grantee == caller.user.id;
+    if !own_grant {
+        refuse_proxy(&caller)?;
+    }
     let purpose = if own_grant {
         PurposeOfUse::for_role(caller.user.role)
     } else {
@@ -652,6 +681,20 @@ pub async fn renew(
     if caller.user.id.as_str() != facts.id.as_str() {
         return Err(Problem::new(ProblemKind::Forbidden)
             .with_detail("only the patient renews a caregiver's access"));
+    }
+    // Renewing extends access like adding it, so it needs the same recent second factor.
+    context.require_recent_second_factor(&caller)?;
+    let now = context.now;
+    let other_live = grants_of(&context.store, &record.grant.grantee, &facts.id)?
+        .iter()
+        .any(|grant| {
+            grant.id != record.grant.id
+                && grant.revoked_at.is_none()
+                && grant.expires_at.is_none_or(|at| at > now)
+        });
+    if other_live {
+        return Err(Problem::new(ProblemKind::Conflict)
+            .with_detail("this proxy holds another current grant to the record; revoke it first"));
     }
     change_grant(
         context,
@@ -804,9 +847,11 @@ pub async fn act_for(context: &Context, request: Request) -> Result<Response, Pr
             .await?;
     let now = context.now;
     if let Some(patient) = &body.patient {
-        let usable = grants_of(&context.store, &caller.user.id, patient)?
-            .iter()
-            .any(|grant| grant.revoked_at.is_none() && grant.expires_at.is_none_or(|at| at > now));
+        // The same check every component makes: some grant must allow something today, so a
+        // revoked or expired grant, one ended at 18, or one waiting for a teen's assent does not
+        // start a session for the patient.
+        let acting = acting_for(&context.store, &caller.user.id, patient).await?;
+        let usable = acting.allows_anything(&actor(context, &caller, patient)?, now);
         if !usable {
             return Err(Problem::new(ProblemKind::NotFound)
                 .with_detail("you hold no current access to a patient with this id"));
@@ -878,6 +923,9 @@ pub async fn break_glass(
                 "state why emergency access is needed, in 10 to 500 characters on one line",
             ));
     }
+    // Emergency access opens a record the clinician has no other claim to, so like an export it
+    // needs a second factor within the step-up window.
+    context.require_recent_second_factor(&caller)?;
     let sealer = access_sealer().await?;
     let (_, facts) = load_patient(context, &sealer, patient)?;
     let own_teams = session::current_teams(&context.store, &caller.user.id)?;

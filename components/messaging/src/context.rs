@@ -179,10 +179,10 @@ impl Context {
                 id: caller.user().clone(),
                 role: caller.role,
             },
-            // A proxy's event names the patient it was about as the one acted for; the policy
-            // refused any that is not the session's patient.
-            on_behalf_of: (caller.role == Role::Proxy)
-                .then(|| event.patient.cloned())
+            // A proxy's event names the patient the session acts for, also when a refused
+            // attempt touched another patient's record.
+            on_behalf_of: (caller.role == Role::Proxy && event.patient.is_some())
+                .then(|| caller.on_behalf_of().cloned())
                 .flatten(),
             action: event.action,
             entity: Entity {

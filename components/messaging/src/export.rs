@@ -102,6 +102,24 @@ pub async fn export(cx: &Context, request: &Request, id: &str) -> Result<Respons
         AuditAction::ThreadExported,
     )
     .await?;
+    // A proxy exports only where the policy lets them export the record (a guardian of a
+    // child under 12); reading a thread is not enough.
+    if caller.role == Role::Proxy {
+        let patient = context::patient_facts(&caller, &thread.patient);
+        let mut policy = portal_policy::Context::at(cx.now);
+        policy.step_up_window_secs = cx.settings.step_up_window_secs;
+        let record = portal_policy::decide(
+            &caller.actor(),
+            Action::ExportRecord,
+            &portal_policy::Resource::PatientRecord { patient: &patient },
+            &policy,
+        );
+        if !record.is_allowed() && record.reason != Reason::StepUpRequired {
+            return Err(cx
+                .deny(&caller, AuditAction::ThreadExported, &thread, record)
+                .await);
+        }
+    }
     if !cx.stepped_up(&caller) {
         cx.audit(
             &caller,

@@ -10,6 +10,7 @@
 //!    logged and never undoes or delays the message beyond the gateway's bounded retries.
 
 use portal_audit::{AuditAction, EntityType};
+use portal_policy::text::{is_deceptive, is_invisible};
 use portal_policy::{
     Action, CareTeamId, FileId, MessageId, PatientId, PurposeOfUse, Role, ThreadId, UserId,
 };
@@ -97,35 +98,6 @@ fn check_body(cx: &Context, text: &str) -> Result<(), Problem> {
         ));
     }
     Ok(())
-}
-
-/// Characters that reorder or hide text on screen: the bidirectional overrides and isolates
-/// (the "Trojan Source" characters) and the tag characters. The marks that right-to-left
-/// languages need (U+200E, U+200F, U+061C) stay allowed.
-fn is_deceptive(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{E0000}'..='\u{E007F}')
-}
-
-/// Characters that show nothing on their own: white space, zero-width and filler characters,
-/// variation selectors, and the deceptive characters above.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || is_deceptive(c)
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-        )
 }
 
 fn check_subject(text: &str) -> Result<(), Problem> {

@@ -68,6 +68,8 @@ pub struct Context {
     pub address: Option<IpAddr>,
     /// Now, in Unix seconds.
     pub now: i64,
+    /// The patient a proxy caller acts for, which the request's audit events name.
+    acting_for: std::cell::OnceCell<PatientId>,
 }
 
 impl std::fmt::Debug for Context {
@@ -135,6 +137,7 @@ impl Context {
             request_id,
             address: portal_spin::edge::client_address(request),
             now: portal_spin::now_secs(),
+            acting_for: std::cell::OnceCell::new(),
         })
     }
 
@@ -151,7 +154,16 @@ impl Context {
             return Err(Problem::new(ProblemKind::Forbidden)
                 .with_detail("choose the patient you act for at /auth/act-for, then retry"));
         }
+        if let Some(patient) = caller.on_behalf_of() {
+            self.set_acting_for(patient);
+        }
         Ok(caller)
+    }
+
+    /// Records the patient a proxy acts for in this request, for its audit events. A context
+    /// serves one caller, so the first value stays.
+    pub fn set_acting_for(&self, patient: &PatientId) {
+        let _ = self.acting_for.set(patient.clone());
     }
 
     /// Returns whether the shared policy lets a proxy do `action` on `file` of `patient`,
@@ -279,9 +291,11 @@ impl Context {
                 id: actor.clone(),
                 role,
             },
-            // A proxy's events name the patient as the one acted for; the policy refused any
-            // file of another patient.
-            on_behalf_of: (role == Role::Proxy).then(|| patient.clone()),
+            // A proxy's events name the patient the session acts for, also when a refused
+            // attempt touched another patient's file.
+            on_behalf_of: (role == Role::Proxy)
+                .then(|| self.acting_for.get().cloned())
+                .flatten(),
             action,
             entity: Entity {
                 kind: EntityType::File,

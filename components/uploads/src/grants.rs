@@ -98,6 +98,9 @@ pub async fn grant(cx: &Context, request: Request) -> Result<Response, Problem> 
         Problem::new(ProblemKind::NotFound).with_detail("no file the sender may read has this id")
     };
     let sender = (&body.sender, body.sender_role);
+    if let (Some(acting), Role::Proxy) = (&body.sender_acting_for, body.sender_role) {
+        cx.set_acting_for(&acting.patient);
+    }
 
     // Check every file first.
     for file_id in &body.file_ids {

@@ -194,6 +194,9 @@ audit_actions! {
     /// A proxy grant changed: renewed by the patient, or a teen's assent recorded.
     ProxyChanged = "proxy.changed", REST, interaction("update"), "U",
         patient: true, entities: [Grant];
+    /// The proxy grants on a patient's record listed, or the listing refused.
+    ProxiesListed = "proxy.listed", REST, interaction("search-type"), "E",
+        patient: true, entities: [Patient];
     /// A proxy's session set to act for a patient.
     ProxyActingFor = "proxy.acting_for", REST, interaction("update"), "E",
         patient: true, entities: [Patient];

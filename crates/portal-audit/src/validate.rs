@@ -114,10 +114,14 @@ impl AuditEvent {
                     field: "on_behalf_of",
                 });
             }
-            (Some(patient), true) if Some(patient) != self.patient.as_ref() => {
+            // A refused attempt may touch another patient's record than the one acted for.
+            (Some(patient), true)
+                if Some(patient) != self.patient.as_ref()
+                    && self.outcome == crate::Outcome::Success =>
+            {
                 return Err(InvalidField {
                     field: "on_behalf_of",
-                    problem: "must equal patient",
+                    problem: "must equal patient when the action succeeded",
                 });
             }
             _ => {}

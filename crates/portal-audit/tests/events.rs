@@ -202,6 +202,12 @@ fn proxy_event_needs_on_behalf_of() {
 
     event.on_behalf_of = event.patient.clone();
     assert_eq!(event.validate(), Ok(()));
+
+    // A refused attempt on another patient's record names the patient the proxy acts for.
+    event.on_behalf_of = Some(PatientId::new("patient-2").unwrap());
+    event.outcome = Outcome::MinorFailure;
+    event.reason = Some("no_grant".into());
+    assert_eq!(event.validate(), Ok(()));
 }
 
 #[test]

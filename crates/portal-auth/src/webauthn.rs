@@ -376,6 +376,9 @@ fn decode_key(cose: &[u8]) -> Result<(PublicKey, i64), WebauthnError> {
             let x = bytes(iana::OkpKeyParameter::X as i64)?;
             let key = ed25519_compact::PublicKey::from_slice(x)
                 .map_err(|_| WebauthnError::KeyMalformed)?;
+            // A point off the curve or of small order can never verify a signature, so as a
+            // registered factor it would only lock the user out.
+            key.validate().map_err(|_| WebauthnError::KeyMalformed)?;
             Ok((PublicKey::EdDsa(key), EDDSA))
         }
         _ => Err(WebauthnError::UnsupportedAlgorithm),

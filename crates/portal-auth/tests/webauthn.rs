@@ -301,6 +301,35 @@ fn unsupported_keys_and_malformed_objects_are_refused() {
 }
 
 #[test]
+fn weak_ed25519_keys_are_refused_at_registration() {
+    let weak = coset::CoseKeyBuilder::new_okp_key()
+        .param(
+            coset::iana::OkpKeyParameter::Crv as i64,
+            ciborium::Value::from(coset::iana::EllipticCurve::Ed25519 as i64),
+        )
+        .param(
+            coset::iana::OkpKeyParameter::X as i64,
+            ciborium::Value::Bytes(vec![0; 32]),
+        )
+        .algorithm(coset::iana::Algorithm::EdDSA)
+        .build();
+    let weak = coset::CborSerializable::to_vec(weak).unwrap();
+    let mut device = SoftwareAuthenticator::eddsa(RP_ID, ORIGIN);
+    let issued = challenge();
+    let response = device.register(&issued, b"user");
+    // Swap the real key in the attested data for the all-zero one, which has small order.
+    let real = device.cose_key();
+    let mut object = response.attestation_object.clone();
+    let at = object
+        .windows(real.len())
+        .position(|window| window == real.as_slice())
+        .unwrap();
+    object.splice(at..at + real.len(), weak);
+    let result = verify_registration(&rp(), &issued, &response.client_data_json, &object, true);
+    assert_eq!(result, Err(WebauthnError::KeyMalformed));
+}
+
+#[test]
 fn cross_origin_ceremonies_are_refused() {
     let mut device = SoftwareAuthenticator::eddsa(RP_ID, ORIGIN);
     let credential = register(&mut device);

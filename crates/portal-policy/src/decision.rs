@@ -424,14 +424,19 @@ fn decide_clinician(
     }
 }
 
-/// Returns whether `reason` may justify break-the-glass access: printable, and between
-/// [`MIN_BREAK_GLASS_REASON_CHARS`] and [`MAX_BREAK_GLASS_REASON_CHARS`] characters after
-/// trimming.
+/// Returns whether `reason` may justify break-the-glass access: no control or deceptive
+/// characters, at most [`MAX_BREAK_GLASS_REASON_CHARS`] characters after trimming, and at
+/// least [`MIN_BREAK_GLASS_REASON_CHARS`] of them visible, so zero-width characters cannot
+/// pad an empty reason.
 pub fn break_glass_reason_is_usable(reason: &str) -> bool {
     let length = reason.trim().chars().count();
-    let printable = !reason.chars().any(char::is_control);
+    let printable = !reason
+        .chars()
+        .any(|c| c.is_control() || crate::text::is_deceptive(c));
 
-    printable && (MIN_BREAK_GLASS_REASON_CHARS..=MAX_BREAK_GLASS_REASON_CHARS).contains(&length)
+    printable
+        && length <= MAX_BREAK_GLASS_REASON_CHARS
+        && crate::text::visible_chars(reason) >= MIN_BREAK_GLASS_REASON_CHARS
 }
 
 fn decide_admin(

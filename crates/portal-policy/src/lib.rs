@@ -27,6 +27,7 @@ mod ids;
 mod relationship;
 mod request;
 mod role;
+pub mod text;
 
 pub use decision::{Decision, Effect, Reason, break_glass_reason_is_usable, decide, needs_step_up};
 pub use ids::{

@@ -953,7 +953,20 @@ fn break_the_glass_without_reason_is_denied() {
     let world = World::adult();
     let actor = clinician_actor("team-oncology");
 
-    for reason in ["", "   ", "urgent", "line\nbreak in reason text"] {
+    let zero_width = "\u{200B}".repeat(12);
+    let overrides = "\u{202E}".repeat(12);
+    let padded = format!("urgent{}", "\u{FEFF}".repeat(10));
+    let hidden = "Unconscious patient \u{202E}noitcudortni".to_owned();
+    for reason in [
+        "",
+        "   ",
+        "urgent",
+        "line\nbreak in reason text",
+        &zero_width,
+        &overrides,
+        &padded,
+        &hidden,
+    ] {
         let mut context = Context::at(NOW);
         context.break_glass = Some(BreakGlassRequest {
             reason: reason.to_owned(),
