@@ -180,7 +180,7 @@ fn new_request_id() -> Option<RequestId> {
     RequestId::new(base64ct::Base64UrlUnpadded::encode_string(&bytes)).ok()
 }
 
-/// The patient whose access history a proxy may read: the one the session acts for, when the
+/// Returns the patient whose access history a proxy may read: the one the session acts for, when the
 /// shared policy lets this proxy view that record's history (a guardian of a child under 12).
 fn proxy_history_patient(caller: &Caller) -> Result<PatientId, Problem> {
     let refused = || {

@@ -322,7 +322,7 @@ async fn archive(size: u64, note: &str) -> Result<(), Problem> {
     };
     // An existing object gets 412, which servers may send before reading the body and then
     // close the connection, so the client can see a reset instead. Either way the archive is
-    // right when it already holds this very note; objects are replaced whole, never partly.
+    // right when it already contains this very note; objects are replaced whole, never partly.
     match objects.get(&key).await {
         Ok(Some(archived)) if archived == note.as_bytes() => Ok(()),
         Ok(Some(_)) => Err(log_problem(

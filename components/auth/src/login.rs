@@ -380,7 +380,7 @@ pub trait Codes {
     fn totp_code(&self) -> Option<&str>;
     /// The recovery code, if sent.
     fn recovery_code(&self) -> Option<&str>;
-    /// The passkey assertion, if sent.
+    /// Returns the passkey assertion, if sent.
     fn passkey(&self) -> Option<&AssertionCredential> {
         None
     }

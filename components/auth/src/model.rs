@@ -74,7 +74,7 @@ pub fn emergency_key(clinician: &UserId, patient: &PatientId) -> String {
     format!("emergency:{}:{}", clinician.as_str(), patient.as_str())
 }
 
-/// Key of the list of patients a clinician holds emergency access to.
+/// Key of the list of patients a clinician has emergency access to.
 pub fn emergency_list_key(clinician: &UserId) -> String {
     format!("emergency-list:{}", clinician.as_str())
 }
@@ -366,7 +366,7 @@ pub struct Gate {
     pub open_at: i64,
 }
 
-/// How a proxy grant's consent was given.
+/// The way a proxy grant's consent was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentMethod {
@@ -385,11 +385,11 @@ pub enum ConsentMethod {
 pub struct GrantRecord {
     /// The grant the policy decides on.
     pub grant: ProxyGrant,
-    /// How consent was given.
+    /// The way consent was given.
     pub consent_method: ConsentMethod,
-    /// Who recorded the grant: the patient, or the clinician or admin who took the consent.
+    /// The recorder of the grant: the patient, or the clinician or admin who took the consent.
     pub recorded_by: UserId,
-    /// Who revoked it, if anyone did.
+    /// The user who revoked it, if anyone did.
     #[serde(default)]
     pub revoked_by: Option<UserId>,
 }

@@ -833,8 +833,8 @@ struct ActForBody {
     patient: Option<PatientId>,
 }
 
-/// `POST /auth/act-for`: a proxy's session starts acting for `patient`, or for nobody with
-/// `null`, and gets an access token that names the patient. Tokens issued before stop
+/// `POST /auth/act-for`: a proxy's session starts acting for `patient`, or stops acting for
+/// anyone with `null`, and gets an access token that names the patient. Tokens issued before stop
 /// working on every component, because the session check reports the new patient.
 pub async fn act_for(context: &Context, request: Request) -> Result<Response, Problem> {
     let caller = context.authenticate(&request, false).await?;

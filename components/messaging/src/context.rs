@@ -281,7 +281,7 @@ pub fn patient_facts(caller: &Caller, patient: &PatientId) -> PatientFacts {
     }
 }
 
-/// The patient whose side of a conversation the caller speaks for: a patient's own record,
+/// Returns the patient whose side of a conversation the caller speaks for: a patient's own record,
 /// or the patient a proxy acts for. Clinicians speak for none.
 pub fn speaks_for(caller: &Caller) -> Option<PatientId> {
     match caller.role {
@@ -291,7 +291,7 @@ pub fn speaks_for(caller: &Caller) -> Option<PatientId> {
     }
 }
 
-/// The care teams of the patient the caller speaks for, as auth reported them on this request.
+/// Returns the care teams of the patient the caller speaks for, as auth reported them on this request.
 pub fn teams_spoken_for(caller: &Caller) -> &[CareTeamId] {
     match (&caller.role, &caller.acting_for) {
         (Role::Proxy, Some(acting)) => &acting.care_teams,

@@ -45,7 +45,7 @@ struct GrantRequest {
     sender_acting_for: Option<ActingFor>,
 }
 
-/// The policy's view of a proxy who sends an attachment. Only reading files is decided here,
+/// Builds the policy's view of a proxy who sends an attachment. Only reading files is decided here,
 /// which needs no step-up, so the authentication time is left out and would fail closed.
 fn proxy_actor(sender: &UserId, acting: &ActingFor) -> Actor {
     Actor {

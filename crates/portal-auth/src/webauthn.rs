@@ -66,8 +66,8 @@ pub enum WebauthnError {
     /// forbids.
     #[error("backup state without backup eligibility")]
     InvalidBackupFlags,
-    /// A credential's backup eligibility differs from its registration's, which cannot
-    /// happen for one credential.
+    /// A credential's backup eligibility differs from its registration's. The specification
+    /// fixes it per credential, so a change means another authenticator.
     #[error("backup eligibility changed")]
     BackupEligibilityChanged,
     /// A registration without attested credential data.

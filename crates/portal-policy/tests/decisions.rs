@@ -983,7 +983,7 @@ fn break_the_glass_without_reason_is_denied() {
 }
 
 #[test]
-fn clinicians_record_proxies_only_for_their_care_teams_patients() {
+fn clinician_proxies_only_own_teams() {
     let world = World::adult();
     let mut context = Context::at(NOW);
     context.break_glass = Some(BreakGlassRequest {

@@ -173,9 +173,9 @@ pub struct SessionState {
     pub emergency: Vec<EmergencyAccess>,
 }
 
-/// The patient a proxy's session acts for, as auth knows them now. Every request gets it
+/// The patient a proxy's session acts for, as auth reports them now. Every request gets it
 /// afresh, so a revoked or changed grant applies on the next request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActingFor {
     /// The patient.
@@ -187,13 +187,23 @@ pub struct ActingFor {
     #[serde(default)]
     pub care_teams: Vec<CareTeamId>,
     /// Every grant the proxy holds for the patient, revoked and expired ones included, so the
-    /// policy can say why access ended.
+    /// policy can report why access ended.
     #[serde(default)]
     pub grants: Vec<ProxyGrant>,
 }
 
+impl core::fmt::Debug for ActingFor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The birth date is PHI; logs get the ids only.
+        f.debug_struct("ActingFor")
+            .field("patient", &self.patient)
+            .field("grants", &self.grants.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ActingFor {
-    /// The facts the policy needs about the patient. A missing or unreadable birth date makes
+    /// Returns the facts the policy needs about the patient. A missing or unreadable birth date makes
     /// the patient an adult, which ends guardian access: it fails closed.
     pub fn patient_facts(&self) -> PatientFacts {
         PatientFacts {
@@ -297,14 +307,14 @@ impl Caller {
         self.token.on_behalf_of.as_ref()
     }
 
-    /// The live emergency access to `patient`, if this clinician started one.
+    /// Returns the live emergency access to `patient`, if this clinician started one.
     pub fn emergency_for(&self, patient: &PatientId) -> Option<&EmergencyAccess> {
         self.emergency
             .iter()
             .find(|access| &access.patient == patient)
     }
 
-    /// The actor the shared policy decides for, with the proxy's grants if any.
+    /// Builds the actor the shared policy decides for, with the proxy's grants if any.
     pub fn actor(&self) -> portal_policy::Actor {
         portal_policy::Actor {
             user: self.user().clone(),
