@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         limits: Limits::default(),
         danger_test_clock: false,
         embedded_s3: true,
+        components: Vec::new(),
     })
     .await?;
     println!(

@@ -20,6 +20,7 @@ use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::body::{self, BodyError, HostBody, LimitFlag};
+use crate::client_tls::ClientTls;
 use crate::clock::TestClock;
 use crate::compose;
 use crate::dependencies;
@@ -102,6 +103,8 @@ pub struct LoadOptions {
     /// Whether to start the embedded S3 endpoint when the manifest declares `s3_endpoint` and
     /// nothing else sets it.
     pub embedded_s3: bool,
+    /// Components to run, with what they depend on; empty runs them all.
+    pub components: Vec<String>,
 }
 
 /// A component ready to serve requests.
@@ -117,6 +120,8 @@ pub struct LoadedComponent {
 pub struct Capabilities {
     /// Outbound allowlist.
     pub allowed_hosts: Arc<AllowedHosts>,
+    /// Outbound TLS settings that name this component.
+    pub client_tls: Arc<Vec<ClientTls>>,
     /// Key-value labels the component may open.
     pub kv_labels: Arc<HashSet<String>>,
     /// The component's expanded variables.
@@ -220,7 +225,8 @@ impl App {
     /// Loads the manifest, compiles every component and checks that every store and variable
     /// resolves.
     pub async fn load(options: &LoadOptions) -> anyhow::Result<Arc<App>> {
-        let manifest = Manifest::load(&options.manifest)?;
+        let mut manifest = Manifest::load(&options.manifest)?;
+        manifest.retain_components(&options.components)?;
         let base = options
             .manifest
             .parent()
@@ -298,6 +304,14 @@ impl App {
                 id.clone(),
                 Capabilities {
                     allowed_hosts: Arc::new(allowed_hosts),
+                    client_tls: Arc::new(
+                        runtime_config
+                            .client_tls
+                            .iter()
+                            .filter(|tls| tls.component_ids.contains(id))
+                            .cloned()
+                            .collect(),
+                    ),
                     kv_labels: Arc::new(component.key_value_stores.iter().cloned().collect()),
                     variables: Arc::new(variables),
                     environment: Arc::new(component.environment.clone().into_iter().collect()),
@@ -588,6 +602,7 @@ fn new_state(
         hooks: OutboundHooks::new(
             component_id,
             capabilities.allowed_hosts.clone(),
+            capabilities.client_tls.clone(),
             app.clone(),
         ),
         kv: KvState::new(capabilities.kv_labels.clone(), kv.clone()),

@@ -9,6 +9,7 @@ pub mod app;
 pub mod bindings;
 pub mod body;
 pub mod build;
+pub mod client_tls;
 pub mod clock;
 pub mod compose;
 pub mod dependencies;

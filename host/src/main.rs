@@ -82,6 +82,10 @@ struct UpArgs {
     /// Do not start the embedded S3 endpoint, even when no variable names another one.
     #[arg(long)]
     no_embedded_s3: bool,
+    /// Run only this component (and the components it depends on); repeat for more. The
+    /// default runs every component.
+    #[arg(short = 'c', long = "component-id")]
+    components: Vec<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -124,6 +128,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         },
         danger_test_clock: args.danger_test_clock,
         embedded_s3: !args.no_embedded_s3,
+        components: args.components,
     };
     let app = App::load(&options).await?;
     let tls = args.tls_cert.as_deref().zip(args.tls_key.as_deref());

@@ -187,6 +187,37 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Keeps only the components `ids` and the components they depend on, and only the
+    /// triggers of `ids`, as `spin up --component-id` does for a selective deployment. An
+    /// empty list keeps everything.
+    pub fn retain_components(&mut self, ids: &[String]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for id in ids {
+            if !self.components.contains_key(id) {
+                bail!("--component-id {id:?} names no component of this application");
+            }
+        }
+        self.triggers
+            .http
+            .retain(|trigger| ids.contains(&trigger.component));
+        let mut kept: Vec<String> = ids.to_vec();
+        let mut next = 0;
+        while let Some(id) = kept.get(next).cloned() {
+            next += 1;
+            for dependency in self.components[&id].dependencies.values() {
+                if let Dependency::AppComponent { component, .. } = dependency
+                    && !kept.contains(component)
+                {
+                    kept.push(component.clone());
+                }
+            }
+        }
+        self.components.retain(|id, _| kept.contains(id));
+        Ok(())
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.spin_manifest_version != 2 {
             bail!(
@@ -281,6 +312,29 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(error.contains("missing"), "{error}");
+    }
+
+    #[test]
+    fn selective_deployment_keeps_dependencies_and_drops_other_triggers() -> anyhow::Result<()> {
+        let text = format!(
+            "{MINIMAL}[[trigger.http]]\nroute = \"/a/...\"\ncomponent = \"a\"\n\
+             [[trigger.http]]\nroute = \"/b/...\"\ncomponent = \"b\"\n\
+             [component.a]\nsource = \"a.wasm\"\n\
+             [component.a.dependencies]\n\"x:y/z\" = {{ component = \"dep\" }}\n\
+             [component.b]\nsource = \"b.wasm\"\n[component.dep]\nsource = \"d.wasm\"\n"
+        );
+        let mut manifest = parse(&text)?;
+        manifest.retain_components(&["a".to_owned()])?;
+        let triggered: Vec<&str> = manifest
+            .triggers
+            .http
+            .iter()
+            .map(|trigger| trigger.component.as_str())
+            .collect();
+        assert_eq!(triggered, ["a"]);
+        assert_eq!(manifest.components.keys().collect::<Vec<_>>(), ["a", "dep"]);
+        assert!(manifest.retain_components(&["nope".to_owned()]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -14,6 +14,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::app::App;
 use crate::body;
+use crate::client_tls::{self, ClientTls, ResponseIo};
 
 /// A component's parsed outbound allowlist.
 #[derive(Debug, Clone, Default)]
@@ -228,21 +229,27 @@ pub fn default_port(scheme: &str) -> Option<u16> {
 pub struct OutboundHooks {
     component: String,
     allowed: Arc<AllowedHosts>,
+    client_tls: Arc<Vec<ClientTls>>,
     app: Weak<App>,
 }
 
 impl OutboundHooks {
-    /// Hooks for an instance of `component` with allowlist `allowed`.
-    pub fn new(component: &str, allowed: Arc<AllowedHosts>, app: Weak<App>) -> Self {
+    /// Hooks for an instance of `component` with allowlist `allowed` and the outbound TLS
+    /// settings that name it.
+    pub fn new(
+        component: &str,
+        allowed: Arc<AllowedHosts>,
+        client_tls: Arc<Vec<ClientTls>>,
+        app: Weak<App>,
+    ) -> Self {
         Self {
             component: component.to_owned(),
             allowed,
+            client_tls,
             app,
         }
     }
 }
-
-type ResponseIo = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
@@ -264,6 +271,14 @@ impl WasiHttpHooks for OutboundHooks {
         // make it differ from the host checked here.
         let has_userinfo = uri.authority().is_some_and(|a| a.as_str().contains('@'));
         let allowed = !has_userinfo && self.allowed.allows(&scheme, &host, port);
+        let tls = (scheme == "https")
+            .then(|| {
+                self.client_tls
+                    .iter()
+                    .find(|tls| tls.applies(&self.component, &host, port))
+                    .cloned()
+            })
+            .flatten();
         let component = self.component.clone();
         let app = self.app.clone();
 
@@ -280,6 +295,9 @@ impl WasiHttpHooks for OutboundHooks {
             }
             if let Some(target) = host.strip_suffix(SERVICE_CHAINING_SUFFIX) {
                 return send_internal(app, target, request).await;
+            }
+            if let Some(tls) = tls {
+                return client_tls::send(&tls, &host, port, request, options).await;
             }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::client_tls::ClientTls;
+
 /// A parsed runtime configuration.
 #[derive(Debug, Default)]
 pub struct RuntimeConfig {
@@ -17,6 +19,8 @@ pub struct RuntimeConfig {
     pub key_value_stores: BTreeMap<String, KeyValueBackend>,
     /// Variables providers in resolution order.
     pub variables_providers: Vec<VariablesProvider>,
+    /// Outbound TLS settings for particular components and hosts.
+    pub client_tls: Vec<ClientTls>,
 }
 
 /// Backend of one key-value store label.
@@ -70,6 +74,24 @@ struct File {
     variables_provider: Vec<ProviderEntry>,
     #[serde(default)]
     config_provider: Vec<ProviderEntry>,
+    #[serde(default)]
+    client_tls: Vec<ClientTlsEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientTlsEntry {
+    component_ids: Vec<String>,
+    hosts: Vec<String>,
+    #[serde(default)]
+    ca_use_webpki_roots: Option<bool>,
+    #[serde(default)]
+    ca_roots_file: Option<PathBuf>,
+    // Parsed only to reject client certificates with a useful message.
+    #[serde(default)]
+    cert_chain_file: Option<PathBuf>,
+    #[serde(default)]
+    private_key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -110,12 +132,19 @@ impl RuntimeConfig {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read runtime config {}", path.display()))?;
-        Self::parse(&text, state_dir)
+        Self::parse_in(&text, state_dir, path.parent())
             .with_context(|| format!("invalid runtime config {}", path.display()))
     }
 
-    /// Parses runtime configuration text.
+    /// Parses runtime configuration text; relative file paths resolve against the current
+    /// directory.
     pub fn parse(text: &str, state_dir: &Path) -> anyhow::Result<Self> {
+        Self::parse_in(text, state_dir, None)
+    }
+
+    /// Parses runtime configuration text read from a file in `config_dir`, against which
+    /// relative `ca_roots_file` paths resolve, as Spin resolves them.
+    fn parse_in(text: &str, state_dir: &Path, config_dir: Option<&Path>) -> anyhow::Result<Self> {
         let file: File = toml::from_str(text).map_err(redacted_parse_error)?;
 
         let mut key_value_stores = BTreeMap::new();
@@ -152,9 +181,29 @@ impl RuntimeConfig {
             variables_providers.push(provider);
         }
 
+        let mut client_tls = Vec::new();
+        for entry in file.client_tls {
+            if entry.cert_chain_file.is_some() || entry.private_key_file.is_some() {
+                bail!(
+                    "portal-host does not present client certificates: remove cert_chain_file \
+                     and private_key_file, or run this configuration under `spin up`"
+                );
+            }
+            let roots = entry
+                .ca_roots_file
+                .map(|path| config_dir.map_or(path.clone(), |dir| dir.join(&path)));
+            client_tls.push(ClientTls::new(
+                entry.component_ids,
+                entry.hosts,
+                roots.as_deref(),
+                entry.ca_use_webpki_roots.unwrap_or(true),
+            )?);
+        }
+
         Ok(Self {
             key_value_stores,
             variables_providers,
+            client_tls,
         })
     }
 

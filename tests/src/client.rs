@@ -56,7 +56,8 @@ impl Clock {
     }
 }
 
-/// An Ed25519 DPoP key.
+/// An Ed25519 DPoP key. A clone is the same device, as two tabs of one browser are.
+#[derive(Clone)]
 pub struct DpopKey {
     pair: ed25519_compact::KeyPair,
 }

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 pub mod client;
 pub mod journey;
+pub mod process;
 pub mod sink;
 pub mod world;
 
@@ -108,6 +109,7 @@ impl Portal {
             limits: Limits::default(),
             danger_test_clock: test_clock,
             embedded_s3: true,
+            components: Vec::new(),
         };
         let app: Arc<App> = App::load(&options).await?;
         let certificate = if https {

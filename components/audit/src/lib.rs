@@ -11,11 +11,11 @@
 //!   `http://audit-checkpoint.spin.internal/checkpoint`, a signed and archived checkpoint on
 //!   the cadence that `cadence.rs` sets.
 //!
+//! - `ingest-remote`: the ingest role on an `/internal/...` route, for components deployed as
+//!   other apps; every call needs a service token (`portal_spin::service`).
+//!
 //! Request headers cannot choose the role: under `spin up` a client may send its own `spin-*`
 //! headers, which Spin passes on.
-//!
-//! TODO: verify a service token on ingest, for deployments where the other components call
-//! this one over HTTPS instead of chaining.
 
 mod alerts;
 mod cadence;
@@ -48,6 +48,12 @@ async fn handle(request: Request) -> impl IntoResponse {
         .to_owned();
     match spin_sdk::variables::get("audit_role").await.as_deref() {
         Ok("ingest") => routes::ingest_role(request, &path).await,
+        Ok("ingest-remote") => {
+            match portal_spin::service::admit(&request, "audit-ingest", &path).await {
+                Ok(_) => routes::ingest_role(request, &path).await,
+                Err(problem) => portal_spin::problem(&problem),
+            }
+        }
         Ok("public") => routes::public_role(request, &path).await,
         Ok("checkpoint") => routes::checkpoint_role(request, &path).await,
         _ => portal_spin::problem(&portal_problem::Problem::new(

@@ -1,13 +1,16 @@
 //! The auth component: proves who a user is and issues the tokens every other component
 //! checks.
 //!
-//! One build runs in two roles, chosen by the `auth_role` variable:
+//! One build runs in three roles, chosen by the `auth_role` variable:
 //! - `public`, under `/auth/...`: accounts, sign-in, second factors, sessions, care teams,
 //!   proxy grants and emergency access;
 //! - `session`, on a private route: other components ask it whether a session is live and
 //!   what its user may do now;
 //! - `notify`, on a private route: other components ask it to tell users that something
 //!   awaits them, without learning where the notice goes.
+//!
+//! `session-remote` and `notify-remote` serve the private roles on `/internal/...` routes to
+//! components deployed as other apps, which must send a service token with every call.
 //!
 //! Every sign-in binds the session to the client's DPoP key (RFC 9449), and every route that
 //! acts for a user checks the access token, its proof and the session record.
@@ -42,12 +45,25 @@ async fn handle(request: Request) -> impl IntoResponse {
     let role = spin_sdk::variables::get("auth_role")
         .await
         .unwrap_or_default();
-    match role.as_str() {
+    let (role, remote) = portal_spin::service::split_role(&role);
+    if remote {
+        let receiver = match role {
+            "session" => "auth-session",
+            "notify" => "auth-notify",
+            _ => return portal_spin::not_found(),
+        };
+        if let Err(problem) = portal_spin::service::admit(&request, receiver, &path).await {
+            return portal_spin::problem(&problem);
+        }
+    }
+    match role {
         "session" => session_role(request, &path).await,
         "notify" => notify_role(request, &path).await,
         "public" => public_role(request, &path).await,
         _ => {
-            eprintln!("variable auth_role must be public, session or notify");
+            eprintln!(
+                "variable auth_role must be public, session, notify, session-remote or notify-remote"
+            );
             portal_spin::not_found()
         }
     }

@@ -519,7 +519,6 @@ async fn share(
     if files.is_empty() {
         return Ok(());
     }
-    let url = format!("{}/grants", cx.settings.uploads_url.trim_end_matches('/'));
     let patient_user =
         UserId::new(thread.patient.as_str()).map_err(|_| Problem::new(ProblemKind::Internal))?;
     let body = json!({
@@ -534,13 +533,15 @@ async fn share(
         "sensitive": thread.category == Category::Sensitive,
         "sender_acting_for": caller.acting_for,
     });
-    let request = http::Request::post(url.as_str())
-        .header("content-type", "application/json")
-        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(
-            body.to_string(),
-        )))
-        .map_err(|_| Problem::new(ProblemKind::Internal))?;
-    let response = spin_sdk::http::send(request).await.map_err(|_| {
+    let response = portal_spin::service::call(
+        "uploads-internal",
+        &cx.settings.uploads_url,
+        http::Method::POST,
+        "/grants",
+        Some(body.to_string()),
+    )
+    .await
+    .map_err(|_| {
         eprintln!("uploads grant route unreachable");
         Problem::new(ProblemKind::ServiceUnavailable)
     })?;
@@ -583,16 +584,16 @@ async fn notify(cx: &Context, caller: &Caller, thread: &ThreadRecord) {
     if recipients.is_empty() {
         return;
     }
-    let url = format!("{}/notify", cx.settings.notify_url.trim_end_matches('/'));
     let body = json!({ "kind": "new_message", "users": recipients }).to_string();
-    let Ok(request) = http::Request::post(url.as_str())
-        .header("content-type", "application/json")
-        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-    else {
-        eprintln!("variable notify_url is not a valid URL");
-        return;
-    };
-    match spin_sdk::http::send(request).await {
+    let sent = portal_spin::service::call(
+        "auth-notify",
+        &cx.settings.notify_url,
+        http::Method::POST,
+        "/notify",
+        Some(body),
+    )
+    .await;
+    match sent {
         Ok(response) if response.status() == StatusCode::ACCEPTED => {}
         Ok(response) => eprintln!(
             "notice route returned status {}",

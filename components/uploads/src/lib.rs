@@ -4,7 +4,8 @@
 //! One build serves two roles, chosen by the `uploads_role` variable:
 //! - `public` serves `/files/...` to signed-in users;
 //! - `internal` serves the private route through which messaging grants a thread's
-//!   participants access to an attachment.
+//!   participants access to an attachment; `internal-remote` serves it on an `/internal/...`
+//!   route to a messaging component deployed as another app, which must send a service token.
 
 mod clamav;
 mod context;
@@ -35,13 +36,19 @@ async fn handle(request: Request) -> impl IntoResponse {
     if (request.method(), path.as_str()) == (&Method::GET, "/health") {
         return intake::health(INFO);
     }
+    let (role, remote) = portal_spin::service::split_role(&role);
+    if remote
+        && let Err(problem) = portal_spin::service::admit(&request, "uploads-internal", &path).await
+    {
+        return portal_spin::problem(&problem);
+    }
     let context = match Context::load(&request).await {
         Ok(context) => context,
         Err(problem) => return portal_spin::problem(&problem),
     };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
-    let result = match (role.as_str(), &method, segments.as_slice()) {
+    let result = match (role, &method, segments.as_slice()) {
         ("public", &Method::POST, [""]) => intake::upload(&context, request).await,
         ("public", &Method::GET, [""]) => files::list(&context, &request).await,
         ("public", &Method::GET, [id]) => files::describe(&context, &request, id).await,
@@ -51,7 +58,7 @@ async fn handle(request: Request) -> impl IntoResponse {
         ("internal", &Method::POST, ["grants"]) => grants::grant(&context, request).await,
         ("public" | "internal", _, _) => return portal_spin::not_found(),
         _ => {
-            eprintln!("variable uploads_role must be public or internal");
+            eprintln!("variable uploads_role must be public, internal or internal-remote");
             return portal_spin::not_found();
         }
     };

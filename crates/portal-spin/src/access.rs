@@ -336,24 +336,24 @@ impl Caller {
 /// Asks the auth component whether `session` is live. Any failure to get a response rejects
 /// the request (fail closed).
 pub async fn session_state(auth_url: &str, session: &SessionId) -> Result<SessionState, Problem> {
-    let url = format!(
-        "{}/session/{}",
-        auth_url.trim_end_matches('/'),
-        session.as_str()
-    );
-    get_from_auth(&url, "session check").await
+    let path = format!("/session/{}", session.as_str());
+    get_from_auth(auth_url, &path, "session check").await
 }
 
-/// Sends a GET to auth's private session route and parses the JSON reply. Any failure is 503,
-/// logged with `what` and the status, never with the URL, which names a session or patient.
+/// Sends a GET for `path` to auth's session route at `auth_url` and parses the JSON reply. Any
+/// failure is 503, logged with `what` and the status, never with the path, which names a
+/// session or patient.
 async fn get_from_auth<T: serde::de::DeserializeOwned>(
-    url: &str,
+    auth_url: &str,
+    path: &str,
     what: &str,
 ) -> Result<T, Problem> {
-    let response = spin_sdk::http::get(url).await.map_err(|_| {
-        eprintln!("{what} unreachable");
-        Problem::new(ProblemKind::ServiceUnavailable)
-    })?;
+    let response = crate::service::call("auth-session", auth_url, http::Method::GET, path, None)
+        .await
+        .map_err(|_| {
+            eprintln!("{what} unreachable");
+            Problem::new(ProblemKind::ServiceUnavailable)
+        })?;
     if response.status() != http::StatusCode::OK {
         eprintln!("{what} returned status {}", response.status().as_u16());
         return Err(Problem::new(ProblemKind::ServiceUnavailable));
@@ -382,12 +382,8 @@ pub struct PatientTeams {
 /// Asks auth's private session route at `auth_url` for `patient`'s care teams. Callers ask on
 /// every request, so a care-team change applies at once.
 pub async fn patient_teams(auth_url: &str, patient: &PatientId) -> Result<PatientTeams, Problem> {
-    let url = format!(
-        "{}/patients/{}",
-        auth_url.trim_end_matches('/'),
-        patient.as_str()
-    );
-    get_from_auth(&url, "patient check").await
+    let path = format!("/patients/{}", patient.as_str());
+    get_from_auth(auth_url, &path, "patient check").await
 }
 
 /// Auth's current view of a care team.
@@ -408,12 +404,8 @@ pub struct CareTeamInfo {
 
 /// Asks auth's private session route at `auth_url` about `team`.
 pub async fn care_team(auth_url: &str, team: &CareTeamId) -> Result<CareTeamInfo, Problem> {
-    let url = format!(
-        "{}/care-teams/{}",
-        auth_url.trim_end_matches('/'),
-        team.as_str()
-    );
-    get_from_auth(&url, "care team check").await
+    let path = format!("/care-teams/{}", team.as_str());
+    get_from_auth(auth_url, &path, "care team check").await
 }
 
 /// Authenticates a request to a component other than auth: verifies the token and proof,

@@ -42,11 +42,7 @@ async fn post(path: &str, body: String) -> Result<(), Problem> {
         eprintln!("variable audit_url is not set");
         Problem::new(ProblemKind::ServiceUnavailable)
     })?;
-    let request = http::Request::post(format!("{}{path}", base.trim_end_matches('/')))
-        .header("content-type", "application/json")
-        .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-        .map_err(|_| Problem::new(ProblemKind::Internal))?;
-    match spin_sdk::http::send(request).await {
+    match crate::service::call("audit-ingest", &base, http::Method::POST, path, Some(body)).await {
         Ok(response) if response.status() == http::StatusCode::CREATED => Ok(()),
         Ok(response) => {
             eprintln!(

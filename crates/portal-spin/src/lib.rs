@@ -10,6 +10,7 @@ pub mod edge;
 pub mod kv;
 pub mod notify;
 pub mod objects;
+pub mod service;
 
 use bytes::Bytes;
 use spin_sdk::http::FullBody;

@@ -14,6 +14,8 @@ pub const DOWNLOAD_LINK_LIFETIME_SECS: u64 = 5 * 60;
 pub const ACCESS_AUDIENCE: &str = "urn:portal:access";
 /// Audience of download links.
 pub const DOWNLOAD_AUDIENCE: &str = "urn:portal:download";
+/// Issuer (`iss`) of service tokens, which each calling app signs with its own service key.
+pub const SERVICE_ISSUER: &str = "urn:portal:service";
 /// Prefix of service token audiences; the receiving component's name follows.
 pub const SERVICE_AUDIENCE_PREFIX: &str = "urn:portal:service:";
 
@@ -98,6 +100,14 @@ pub(crate) struct DownloadClaimsWire {
     pub obo: Option<PatientId>,
 }
 
+/// Claims of a service token besides the registered ones, as serialized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ServiceClaimsWire {
+    /// The request the token was minted for, such as `POST /ingest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub req: Option<String>,
+}
+
 /// The claims the auth component puts in an access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessGrant {
@@ -163,6 +173,9 @@ impl AccessToken {
 pub struct ServiceToken {
     /// The calling component (`sub`).
     pub caller: String,
+    /// The request it was minted for (`req`): the method, a space and the path the receiver
+    /// sees, such as `POST /ingest`.
+    pub request: String,
     /// `jti`.
     pub token_id: String,
     /// `exp`, in Unix seconds.

@@ -2,14 +2,12 @@
 //! component for its outgoing calls (service tokens) hold a signing key.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use jwt_simple::prelude::{
-    Audiences, Duration, EdDSAKeyPairLike, HeaderOptions, JWTClaims, NoCustomClaims,
-};
+use jwt_simple::prelude::{Audiences, Duration, EdDSAKeyPairLike, HeaderOptions, JWTClaims};
 use serde::Serialize;
 
 use crate::claims::{
     ACCESS_AUDIENCE, AccessClaimsWire, AccessGrant, Confirmation, DOWNLOAD_AUDIENCE,
-    DownloadClaimsWire, DownloadGrant, TokenPurpose, service_audience,
+    DownloadClaimsWire, DownloadGrant, ServiceClaimsWire, TokenPurpose, service_audience,
 };
 use crate::error::TokenError;
 use crate::keys::SigningKey;
@@ -66,12 +64,14 @@ impl TokenIssuer {
         )
     }
 
-    /// Issues a service token from component `caller` to component `receiver`, valid for
+    /// Issues a service token from component `caller` to component `receiver` for one
+    /// `request` (`METHOD /path`, the path as the receiver sees it), valid for
     /// [`crate::SERVICE_TOKEN_LIFETIME_SECS`].
     pub fn issue_service(
         &self,
         caller: &str,
         receiver: &str,
+        request: &str,
         now: i64,
     ) -> Result<String, TokenError> {
         let audience = service_audience(receiver);
@@ -79,7 +79,9 @@ impl TokenIssuer {
             TokenPurpose::Service,
             caller,
             &audience,
-            NoCustomClaims {},
+            ServiceClaimsWire {
+                req: Some(request.to_owned()),
+            },
             now,
             TokenPurpose::Service.max_lifetime_secs(),
         )

@@ -27,8 +27,8 @@ mod verify;
 pub use claims::{
     ACCESS_AUDIENCE, ACCESS_TOKEN_LIFETIME_SECS, AMR_MULTI_FACTOR, AccessGrant, AccessToken,
     DOWNLOAD_AUDIENCE, DOWNLOAD_LINK_LIFETIME_SECS, DownloadGrant, DownloadLink,
-    SERVICE_AUDIENCE_PREFIX, SERVICE_TOKEN_LIFETIME_SECS, ServiceToken, TokenPurpose,
-    service_audience,
+    SERVICE_AUDIENCE_PREFIX, SERVICE_ISSUER, SERVICE_TOKEN_LIFETIME_SECS, ServiceToken,
+    TokenPurpose, service_audience,
 };
 pub use dpop::{
     DpopPolicy, DpopRequest, MAX_JTI_LEN, MAX_PROOF_LEN, MIN_JTI_LEN, VerifiedProof,

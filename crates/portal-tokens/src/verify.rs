@@ -4,14 +4,13 @@ use std::collections::HashSet;
 
 use jwt_simple::JWTError;
 use jwt_simple::prelude::{
-    Duration, EdDSAPublicKeyLike, JWTClaims, NoCustomClaims, Token, UnixTimeStamp,
-    VerificationOptions,
+    Duration, EdDSAPublicKeyLike, JWTClaims, Token, UnixTimeStamp, VerificationOptions,
 };
 use serde::de::DeserializeOwned;
 
 use crate::claims::{
     ACCESS_AUDIENCE, AccessClaimsWire, AccessToken, DOWNLOAD_AUDIENCE, DownloadClaimsWire,
-    DownloadGrant, DownloadLink, ServiceToken, TokenPurpose, service_audience,
+    DownloadGrant, DownloadLink, ServiceClaimsWire, ServiceToken, TokenPurpose, service_audience,
 };
 use crate::dpop::{DpopPolicy, DpopRequest, verify_dpop_proof};
 use crate::error::{DpopError, TokenError};
@@ -102,7 +101,7 @@ impl TokenVerifier {
         now: i64,
     ) -> Result<ServiceToken, TokenError> {
         let audience = service_audience(receiver);
-        let claims: JWTClaims<NoCustomClaims> =
+        let claims: JWTClaims<ServiceClaimsWire> =
             self.verify(token, TokenPurpose::Service, &audience, now)?;
         let (_, expires_at) = times(&claims)?;
         let caller = claims
@@ -112,8 +111,13 @@ impl TokenVerifier {
             .jwt_id
             .ok_or(TokenError::MissingClaim { claim: "jti" })?;
 
+        let request = claims
+            .custom
+            .req
+            .ok_or(TokenError::MissingClaim { claim: "req" })?;
         Ok(ServiceToken {
             caller,
+            request,
             token_id,
             expires_at,
         })

@@ -302,10 +302,13 @@ fn download_link_with_forged_type_still_fails_audience() {
 
 #[test]
 fn service_token_verifies_only_for_its_receiver() {
-    let token = issuer().issue_service("uploads", "audit", NOW).unwrap();
+    let token = issuer()
+        .issue_service("uploads", "audit", "POST /ingest", NOW)
+        .unwrap();
 
     let verified = verifier().verify_service(&token, "audit", NOW).unwrap();
     assert_eq!(verified.caller, "uploads");
+    assert_eq!(verified.request, "POST /ingest");
     let other = verifier().verify_service(&token, "messaging", NOW);
     assert_eq!(other.unwrap_err(), TokenError::WrongAudience);
     assert_eq!(verify(&token), Err(TokenError::WrongType));
@@ -313,10 +316,26 @@ fn service_token_verifies_only_for_its_receiver() {
 
 #[test]
 fn service_token_expires_after_a_minute() {
-    let token = issuer().issue_service("uploads", "audit", NOW).unwrap();
+    let token = issuer()
+        .issue_service("uploads", "audit", "POST /ingest", NOW)
+        .unwrap();
     let result = verifier().verify_service(&token, "audit", NOW + 60 + 31);
     assert_eq!(result.unwrap_err(), TokenError::Expired);
     assert_eq!(service_audience("audit"), "urn:portal:service:audit");
+}
+
+#[test]
+fn service_token_without_its_request_is_refused() {
+    let claims = json!({
+        "iss": ISSUER, "sub": "uploads", "aud": "urn:portal:service:audit",
+        "iat": NOW, "nbf": NOW, "exp": NOW + 60, "jti": "service-1",
+    });
+    let header = json!({ "alg": "EdDSA", "typ": "service+jwt", "kid": "k1" });
+    let result = verifier().verify_service(&forged(header, claims), "audit", NOW);
+    assert_eq!(
+        result.unwrap_err(),
+        TokenError::MissingClaim { claim: "req" }
+    );
 }
 
 #[test]
