@@ -6,6 +6,7 @@
 //! endpoint, so a fresh checkout needs no object storage service.
 
 pub mod app;
+pub mod backup;
 pub mod bindings;
 pub mod body;
 pub mod build;

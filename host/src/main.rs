@@ -41,6 +41,47 @@ enum Command {
     },
     /// Serve the application, as `spin up` does.
     Up(UpArgs),
+    /// Write an encrypted backup of every key-value store and object of the application.
+    Backup {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The backup file to write; it is created with owner-only permissions.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restore a backup into empty stores and buckets, checking every part first and reading
+    /// everything back afterwards.
+    Restore {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The backup file to read.
+        #[arg(long)]
+        input: PathBuf,
+    },
+}
+
+/// The application whose state a backup reads or a restore writes.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// Manifest path.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    from: PathBuf,
+    /// Runtime configuration file (key-value backends, variables providers).
+    #[arg(long = "runtime-config-file")]
+    runtime_config_file: Option<PathBuf>,
+    /// Directory for SQLite stores and other state.
+    #[arg(long = "state-dir", default_value = ".spin")]
+    state_dir: PathBuf,
+}
+
+impl TargetArgs {
+    fn target(self) -> portal_host::backup::Target {
+        portal_host::backup::Target {
+            manifest: self.from,
+            runtime_config: self.runtime_config_file,
+            state_dir: self.state_dir,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -104,13 +145,27 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
-    match command {
-        Command::Build { from, components } => portal_host::build::run(&from, &components),
-        Command::Up(args) => tokio::runtime::Builder::new_multi_thread()
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .context("failed to start the async runtime")?
-            .block_on(up(args)),
+            .context("failed to start the async runtime")
+    };
+    match command {
+        Command::Build { from, components } => portal_host::build::run(&from, &components),
+        Command::Up(args) => runtime()?.block_on(up(args)),
+        Command::Backup { target, output } => {
+            let summary =
+                runtime()?.block_on(portal_host::backup::create(&target.target(), &output))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Command::Restore { target, input } => {
+            let summary =
+                runtime()?.block_on(portal_host::backup::restore(&target.target(), &input))?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
     }
 }
 

@@ -84,6 +84,11 @@ impl Resolved {
         Ok(Self { values })
     }
 
+    /// The value of application variable `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(Value::expose)
+    }
+
     /// Expands a component's variable templates into their values.
     pub fn component_values(
         &self,

@@ -70,6 +70,8 @@ pub struct Outcome {
     pub notices: Vec<Value>,
     /// Ids of the participants and records, by name.
     pub ids: Ids,
+    /// The patient's TOTP secret (`pat@example.org`), to sign in again later.
+    pub patient_totp: Option<portal_auth::totp::TotpSecret>,
 }
 
 /// Ids of the journey's participants and records.
@@ -636,5 +638,6 @@ pub async fn run(settings: &Settings, sink: &Sink) -> anyhow::Result<Outcome> {
         altered_index,
         notices,
         ids: run.ids,
+        patient_totp: patient.totp.clone(),
     })
 }

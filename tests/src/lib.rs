@@ -66,6 +66,16 @@ impl Portal {
         Ok(builder.build()?)
     }
 
+    /// Like [`Portal::start_with`], on an existing state directory, such as one a backup was
+    /// restored into.
+    pub async fn start_in_dir(
+        state_dir: Arc<tempfile::TempDir>,
+        overrides: &[(&str, &str)],
+        test_clock: bool,
+    ) -> anyhow::Result<Portal> {
+        Self::start_in(state_dir, overrides, test_clock, false).await
+    }
+
     /// Starts another portal on this one's state directory (its stores), as a restart or a
     /// second replica would see them.
     pub async fn start_sharing(
