@@ -1,8 +1,8 @@
 //! Backups restore: the end-to-end journey's state is backed up with `portal-host backup`,
 //! restored with `portal-host restore` into an empty state directory and bucket, and a portal
-//! on the restored state signs the same audit tree, holds the same objects and shows the
+//! on the restored state signs the same audit tree, contains the same objects and shows the
 //! patient the same thread and photo. A damaged backup, a wrong key and a target that is not
-//! empty are refused before anything is written.
+//! empty are rejected before anything is written.
 #![expect(
     clippy::expect_used,
     reason = "a test reports a missing value by panicking"
@@ -118,7 +118,7 @@ async fn patient_view(client: &mut Client, thread: &str, photo: &str) -> (Vec<St
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn journey_state_survives_backup_and_verified_restore() {
+async fn restore_verifies_journey_backup() {
     let work = tempfile::tempdir().expect("temporary directory");
     let key = Base64::encode_string(&[42u8; 32]);
     let config = runtime_config(
@@ -209,10 +209,10 @@ async fn journey_state_survives_backup_and_verified_restore() {
     );
     assert!(
         object_hashes(&empty.path().join("objects")).is_empty(),
-        "a refused restore wrote objects"
+        "a rejected restore wrote objects"
     );
 
-    // A cut-off file, and a backup opened with another key, are refused too.
+    // A cut-off file, and a backup opened with another key, are rejected too.
     let truncated = work.path().join("truncated.backup");
     std::fs::write(&truncated, &sealed[..sealed.len() - 100]).expect("write truncated copy");
     let (ok, _, stderr) = host("restore", &config, empty.path(), "--input", &truncated);
@@ -235,7 +235,7 @@ async fn journey_state_survives_backup_and_verified_restore() {
         object_hashes(&source.path().join("objects"))
     );
 
-    // Restoring again over the restored state is refused.
+    // Restoring again over the restored state is rejected.
     let (ok, _, stderr) = host("restore", &config, target.path(), "--input", &backup);
     assert!(!ok && stderr.contains("empty"), "{stderr}");
 

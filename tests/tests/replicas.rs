@@ -1,6 +1,6 @@
 //! Two `portal-host` processes, as two replicas behind a load balancer, on one Redis server
 //! and one S3 endpoint: sign-in throttling counts across both, a refresh token rotated on
-//! one is refused on the other, and concurrent writes through both leave one audit tree with
+//! one is rejected on the other, and concurrent writes through both leave one audit tree with
 //! no fork, gap or duplicate.
 #![expect(
     clippy::expect_used,
@@ -44,7 +44,7 @@ fn checked(reply: Reply, status: u16, what: &str) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_replicas_share_throttling_sessions_and_one_audit_tree() {
+async fn replicas_share_stores_and_audit_tree() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let redis = Redis::start();
     let s3 = EmbeddedS3::start(&dir.path().join("objects"))
@@ -134,7 +134,7 @@ async fn two_replicas_share_throttling_sessions_and_one_audit_tree() {
     fay.base = second.origin.clone();
     assert_eq!(fay.login("fay@example.org", PASSWORD).await.status, 429);
 
-    // Refresh rotation: a token rotated on one replica is refused on the other, and reusing
+    // Refresh rotation: a token rotated on one replica is rejected on the other, and reusing
     // it ends the session everywhere.
     let mut gus = on(1);
     register(&mut gus, "gus@example.org").await;

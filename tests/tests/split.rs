@@ -76,7 +76,7 @@ fn client_tls(components: &[&str], port: u16, certificate: &Certificate) -> Stri
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn audit_runs_as_its_own_app_and_admits_only_service_tokens() {
+async fn audit_app_admits_only_service_tokens() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let audit_port = free_port();
     let rest_port = std::iter::repeat_with(free_port)
@@ -193,7 +193,7 @@ async fn audit_runs_as_its_own_app_and_admits_only_service_tokens() {
     );
 
     // The audit app authenticates the patient by asking the other app's auth about the
-    // session, and its log holds the two events.
+    // session, and its log contains the two events.
     patient.base = audit.origin.clone();
     let events = patient.send("GET", "/audit/events", None).await;
     assert_eq!(events.status, 200, "{:?}\n{}", events.body, rest.log());
@@ -282,7 +282,7 @@ async fn audit_runs_as_its_own_app_and_admits_only_service_tokens() {
         "only the valid call appended"
     );
 
-    // The other direction: auth's session route for other apps refuses calls without a token.
+    // The other direction: auth's session route for other apps rejects calls without a token.
     let session = http
         .get(format!(
             "{rest_origin}/internal/auth-session/session/whatever"
@@ -291,7 +291,7 @@ async fn audit_runs_as_its_own_app_and_admits_only_service_tokens() {
         .await;
     assert_eq!(status_of(session), 401);
 
-    // Without the audit app, the other app refuses actions it cannot record.
+    // Without the audit app, the other app rejects actions it cannot record.
     audit.stop();
     let mut again = Client::new(&rest.origin, &clock);
     assert_eq!(again.login("pat@example.org", PASSWORD).await.status, 503);

@@ -31,7 +31,7 @@ pub enum CallError {
 }
 
 /// Sends `method path` with `body` to component `receiver` at `base` (the value of a `*_url`
-/// variable), adding a service token when the component holds a service key.
+/// variable), adding a service token when the component has a service key.
 pub async fn call(
     receiver: &str,
     base: &str,
@@ -106,13 +106,13 @@ pub async fn admit(
     receiver: &str,
     path: &str,
 ) -> Result<ServiceToken, Problem> {
-    let refused =
+    let rejected =
         |detail: &'static str| Problem::new(ProblemKind::Unauthenticated).with_detail(detail);
     let keys = spin_sdk::variables::get("service_token_keys")
         .await
         .unwrap_or_default();
     if keys.trim().is_empty() {
-        return Err(refused(
+        return Err(rejected(
             "this route accepts calls from other portal apps only, and no service keys are configured",
         ));
     }
@@ -122,16 +122,16 @@ pub async fn admit(
     })?;
     let token = edge::header(request, "authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| refused("send a service token as Authorization: Bearer"))?;
+        .ok_or_else(|| rejected("send a service token as Authorization: Bearer"))?;
     let verified = TokenVerifier::new(SERVICE_ISSUER, keys)
         .verify_service(token, receiver, crate::now_secs())
         .map_err(|error| {
-            eprintln!("service token refused: {error}");
-            refused("the service token is not valid for this component")
+            eprintln!("service token rejected: {error}");
+            rejected("the service token is not valid for this component")
         })?;
     if verified.request != format!("{} {path}", request.method()) {
-        eprintln!("service token refused: minted for another request");
-        return Err(refused("the service token was minted for another request"));
+        eprintln!("service token rejected: minted for another request");
+        return Err(rejected("the service token was minted for another request"));
     }
     Ok(verified)
 }

@@ -1,6 +1,6 @@
 //! Encrypted backups of an application's state, and their verified restore.
 //!
-//! A backup holds every key-value store the manifest's components use and every object in the
+//! A backup contains every key-value store the manifest's components use and every object in the
 //! buckets the `s3_bucket` and `audit_checkpoint_bucket` variables name, each as one part
 //! sealed with AES-256-GCM. The key is derived with HKDF-SHA-256 from the `backup_key`
 //! variable (standard base64 of 32 bytes, from the runtime config's providers or
@@ -11,7 +11,7 @@
 //! hashes are inside the manifest. Each part's name and the file's salt are its associated
 //! data, so parts cannot be swapped, reordered or moved between backups unnoticed.
 //!
-//! Restore checks every part before it writes anything, refuses targets that are not empty,
+//! Restore checks every part before it writes anything, rejects targets that are not empty,
 //! and reads every object and store back afterwards.
 //!
 //! NOTE: the stores are read one after another while the application may be writing, so a
@@ -295,7 +295,7 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
     }
     if reader.parts() != manifest.parts.len() {
         bail!(
-            "the backup holds {} parts but its manifest lists {}: parts were added or removed",
+            "the backup contains {} parts but its manifest lists {}: parts were added or removed",
             reader.parts(),
             manifest.parts.len()
         );
@@ -318,12 +318,12 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
         if let PartKind::Store { label } = &entry.kind
             && !opened.labels.contains(label)
         {
-            bail!("the backup holds store {label:?}, which no component of this manifest uses");
+            bail!("the backup contains store {label:?}, which no component of this manifest uses");
         }
         if let PartKind::Object { bucket, .. } = &entry.kind
             && !opened.buckets.contains(bucket)
         {
-            bail!("the backup holds bucket {bucket:?}, which the variables here do not name");
+            bail!("the backup contains bucket {bucket:?}, which the variables here do not name");
         }
     }
 
@@ -336,7 +336,7 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
             .map_err(|error| anyhow::anyhow!("failed to list store {label:?}: {error}"))?;
         if !keys.is_empty() {
             bail!(
-                "key-value store {label:?} holds {} keys: restore only into empty stores",
+                "key-value store {label:?} contains {} keys: restore only into empty stores",
                 keys.len()
             );
         }
@@ -400,14 +400,14 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
                 }
                 let plaintext = serde_json::to_vec(&StoreDump { entries })?;
                 if sha256_hex(&plaintext) != entry.sha256 {
-                    bail!("key-value store {label:?} does not read back as the backup holds it");
+                    bail!("key-value store {label:?} does not read back as the backup contains it");
                 }
             }
             PartKind::Object { bucket, key } => {
                 let content = opened.objects.get(bucket, key).await?;
                 if sha256_hex(&content) != entry.sha256 {
                     bail!(
-                        "object {key:?} in bucket {bucket:?} does not read back as the backup holds it"
+                        "object {key:?} in bucket {bucket:?} does not read back as the backup contains it"
                     );
                 }
             }

@@ -175,7 +175,7 @@ struct Listing {
     next: Option<String>,
 }
 
-/// Reads the keys, `IsTruncated` and `NextContinuationToken` of a ListObjectsV2 answer.
+/// Reads the keys, `IsTruncated` and `NextContinuationToken` of a ListObjectsV2 response.
 fn parse_listing(xml: &str) -> anyhow::Result<Listing> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);

@@ -86,6 +86,20 @@ impl super::Store for SqliteStore {
             .await
     }
 
+    /// Writes every entry in one transaction: all or none, with one sync to disk.
+    async fn set_many(&self, entries: Vec<(String, Vec<u8>)>) -> Result<(), StoreError> {
+        self.with(move |conn, label| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            for (key, value) in &entries {
+                write(&tx, label, key, value)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.with(move |conn, label| {

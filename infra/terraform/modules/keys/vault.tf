@@ -24,8 +24,13 @@ locals {
       "kek_default_access_v1",
       "blind_index_key_default_access",
       "bootstrap_secret",
+      "service_token_key",
     ]
     "auth-session" = [
+      "kek_default_access_v1",
+      "blind_index_key_default_access",
+    ]
+    "auth-session-remote" = [
       "kek_default_access_v1",
       "blind_index_key_default_access",
     ]
@@ -33,9 +38,14 @@ locals {
       "kek_default_auth_v1",
       "blind_index_key_default_auth",
     ]
+    "auth-notify-remote" = [
+      "kek_default_auth_v1",
+      "blind_index_key_default_auth",
+    ]
     "messaging" = [
       "kek_default_messaging_v1",
       "blind_index_key_default_messaging",
+      "service_token_key",
     ]
     "uploads" = [
       "s3_access_key_id",
@@ -43,6 +53,7 @@ locals {
       "kek_default_uploads_v1",
       "blind_index_key_default_uploads",
       "download_link_key",
+      "service_token_key",
     ]
     "uploads-internal" = [
       "s3_access_key_id",
@@ -50,15 +61,26 @@ locals {
       "kek_default_uploads_v1",
       "blind_index_key_default_uploads",
       "download_link_key",
+      "service_token_key",
+    ]
+    "uploads-internal-remote" = [
+      "s3_access_key_id",
+      "s3_secret_access_key",
+      "kek_default_uploads_v1",
+      "blind_index_key_default_uploads",
+      "download_link_key",
+      "service_token_key",
     ]
     "audit" = [
       "audit_checkpoint_key",
       "s3_access_key_id",
       "s3_secret_access_key",
+      "service_token_key",
     ]
-    "audit-ingest"     = []
-    "audit-checkpoint" = ["audit_checkpoint_key", "s3_access_key_id", "s3_secret_access_key"]
-    "sanitizer"        = []
+    "audit-ingest"        = []
+    "audit-ingest-remote" = []
+    "audit-checkpoint"    = ["audit_checkpoint_key", "s3_access_key_id", "s3_secret_access_key"]
+    "sanitizer"           = []
   }
 
   known_components = keys(local.component_secret_variables)

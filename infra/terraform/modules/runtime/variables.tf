@@ -94,7 +94,7 @@ variable "spin_variables" {
   validation {
     condition = length(setintersection(keys(var.spin_variables), [
       "audit_checkpoint_key", "token_signing_key", "bootstrap_secret", "download_link_key",
-      "s3_access_key_id", "s3_secret_access_key",
+      "s3_access_key_id", "s3_secret_access_key", "service_token_key", "backup_key",
     ])) == 0 && alltrue([for name in keys(var.spin_variables) : !can(regex("^(kek_.*_v[0-9]+|blind_index_key_.*)$", name))])
     error_message = "spin_variables must not set a secret Spin variable; write secrets to Vault instead."
   }
