@@ -24,9 +24,20 @@ fn jwks(kid: &str, seed: &[u8; 32]) -> String {
 }
 
 fn service_token(seed: &[u8; 32], receiver: &str, request: &str, now: i64) -> String {
-    let key = SigningKey::from_seed("rest-1", seed).expect("service key");
+    signed_as(seed, "rest-1", "messaging", receiver, request, now)
+}
+
+fn signed_as(
+    seed: &[u8; 32],
+    kid: &str,
+    caller: &str,
+    receiver: &str,
+    request: &str,
+    now: i64,
+) -> String {
+    let key = SigningKey::from_seed(kid, seed).expect("service key");
     TokenIssuer::new(portal_tokens::SERVICE_ISSUER, key)
-        .issue_service("messaging", receiver, request, now)
+        .issue_service(caller, receiver, request, now)
         .expect("service token")
 }
 
@@ -96,7 +107,10 @@ async fn audit_app_admits_only_service_tokens() {
             ("auth_origin", &rest_origin),
             ("service_token_kid", "audit-1"),
             ("service_token_key", &Base64::encode_string(&AUDIT_SEED)),
-            ("service_token_keys", &jwks("rest-1", &REST_SEED)),
+            (
+                "service_token_keys_audit_ingest",
+                &jwks("rest-1", &REST_SEED),
+            ),
         ],
         None,
         &client_tls(&["audit"], rest_port, &rest_cert),
@@ -128,7 +142,10 @@ async fn audit_app_admits_only_service_tokens() {
             ("audit_origin", &audit_origin),
             ("service_token_kid", "rest-1"),
             ("service_token_key", &Base64::encode_string(&REST_SEED)),
-            ("service_token_keys", &jwks("audit-1", &AUDIT_SEED)),
+            (
+                "service_token_keys_auth_session",
+                &jwks("audit-1", &AUDIT_SEED),
+            ),
         ],
         None,
         &client_tls(
@@ -224,8 +241,19 @@ async fn audit_app_admits_only_service_tokens() {
     let status_of = |response: reqwest::Result<reqwest::Response>| {
         response.expect("audit app reachable").status().as_u16()
     };
-    let cases: [(&str, Option<String>); 6] = [
+    let cases: [(&str, Option<String>); 7] = [
         ("no token", None),
+        (
+            "key of an app this receiver does not trust",
+            Some(signed_as(
+                &AUDIT_SEED,
+                "audit-1",
+                "messaging",
+                "audit-ingest",
+                "POST /ingest",
+                now,
+            )),
+        ),
         (
             "unknown key",
             Some(service_token(&[1; 32], "audit-ingest", "POST /ingest", now)),
@@ -273,8 +301,21 @@ async fn audit_app_admits_only_service_tokens() {
         let problem: Value = response.json().await.expect("problem JSON");
         assert_eq!(problem["status"], 401, "{case}: {problem}");
     }
+    // A trusted key, but a component that never calls the audit log's ingest.
+    let stranger = signed_as(
+        &REST_SEED,
+        "rest-1",
+        "sanitizer",
+        "audit-ingest",
+        "POST /ingest",
+        now,
+    );
+    assert_eq!(status_of(post(Some(stranger)).await), 403);
+
+    // A valid token is accepted once.
     let valid = service_token(&REST_SEED, "audit-ingest", "POST /ingest", now);
-    assert_eq!(status_of(post(Some(valid)).await), 201);
+    assert_eq!(status_of(post(Some(valid.clone())).await), 201);
+    assert_eq!(status_of(post(Some(valid)).await), 401, "replayed token");
     patient.base = audit.origin.clone();
     assert_eq!(
         tree_size(&patient).await,

@@ -49,7 +49,17 @@ async fn handle(request: Request) -> impl IntoResponse {
     match spin_sdk::variables::get("audit_role").await.as_deref() {
         Ok("ingest") => routes::ingest_role(request, &path).await,
         Ok("ingest-remote") => {
-            match portal_spin::service::admit(&request, "audit-ingest", &path).await {
+            let callers = [
+                "auth",
+                "messaging",
+                "uploads",
+                "uploads-internal",
+                "uploads-internal-remote",
+                "audit",
+            ];
+            match portal_spin::service::admit(&request, "audit-ingest", &callers, &path, STORE)
+                .await
+            {
                 Ok(_) => routes::ingest_role(request, &path).await,
                 Err(problem) => portal_spin::problem(&problem),
             }

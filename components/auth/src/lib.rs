@@ -47,12 +47,23 @@ async fn handle(request: Request) -> impl IntoResponse {
         .unwrap_or_default();
     let (role, remote) = portal_spin::service::split_role(&role);
     if remote {
-        let receiver = match role {
-            "session" => "auth-session",
-            "notify" => "auth-notify",
+        let (receiver, callers): (&str, &[&str]) = match role {
+            "session" => (
+                "auth-session",
+                &[
+                    "messaging",
+                    "uploads",
+                    "uploads-internal",
+                    "uploads-internal-remote",
+                    "audit",
+                ],
+            ),
+            "notify" => ("auth-notify", &["messaging"]),
             _ => return portal_spin::not_found(),
         };
-        if let Err(problem) = portal_spin::service::admit(&request, receiver, &path).await {
+        let admitted =
+            portal_spin::service::admit(&request, receiver, callers, &path, "auth").await;
+        if let Err(problem) = admitted {
             return portal_spin::problem(&problem);
         }
     }

@@ -38,7 +38,14 @@ async fn handle(request: Request) -> impl IntoResponse {
     }
     let (role, remote) = portal_spin::service::split_role(&role);
     if remote
-        && let Err(problem) = portal_spin::service::admit(&request, "uploads-internal", &path).await
+        && let Err(problem) = portal_spin::service::admit(
+            &request,
+            "uploads-internal",
+            &["messaging"],
+            &path,
+            "uploads",
+        )
+        .await
     {
         return portal_spin::problem(&problem);
     }

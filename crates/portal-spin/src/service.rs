@@ -3,14 +3,15 @@
 //! In one app, a component reaches another's private route through service chaining
 //! (`http://NAME.spin.internal`), which no client can reach. When the components run as
 //! separate apps, the callee serves the same role on an `/internal/...` route instead (its
-//! `*-remote` role), and every call must carry a service token: signed with the caller's
-//! Ed25519 service key, valid for 60 seconds, its audience the receiving component, and bound
-//! to one method and path. A caller holding a service key sends a token on every call, so
-//! the same build works in both layouts.
+//! `*-remote` role), and every call must carry a service token: signed with the calling app's
+//! Ed25519 service key, valid for 60 seconds, its audience the receiving component, bound to
+//! one method and path, and accepted once. Each receiver trusts only the keys in its own
+//! `service_token_keys` and only the callers that legitimately call it. A caller sends a token
+//! on every HTTPS or chained call when it has a service key, so the same build works in both
+//! layouts.
 //!
-//! NOTE: a token is not single use. Within its minute, whoever captured it could repeat the
-//! same call with another body; the calls travel over TLS inside the cluster, and the audit
-//! log's receiver accepts only well-formed events.
+//! NOTE: the token does not cover the body. A token is accepted once and travels over TLS,
+//! so only someone who reads it in transit and wins the race could attach another body.
 
 use http::Method;
 use portal_problem::{Problem, ProblemKind};
@@ -40,8 +41,17 @@ pub async fn call(
     body: Option<String>,
 ) -> Result<spin_sdk::http::Response, CallError> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut builder = http::Request::builder().method(method.clone()).uri(url);
-    if let Some(token) = token_for(receiver, &method, path).await? {
+    let mut builder = http::Request::builder()
+        .method(method.clone())
+        .uri(url.as_str());
+    // A token goes only where it cannot be read on the way: over HTTPS, or by chaining.
+    let protected = url.starts_with("https://")
+        || url::Url::parse(&url).is_ok_and(|parsed| {
+            parsed
+                .host_str()
+                .is_some_and(|host| host.ends_with(".spin.internal"))
+        });
+    if protected && let Some(token) = token_for(receiver, &method, path).await? {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
     }
     let request = match body {
@@ -98,13 +108,19 @@ pub fn split_role(role: &str) -> (&str, bool) {
     }
 }
 
+/// Key prefix of the service token ids a receiver has accepted.
+const TOKEN_ID_PREFIX: &str = "service-jti:";
+
 /// Admits a call to this component's `*-remote` role: the request must carry a service token
-/// for `receiver`, signed by a key of the `service_token_keys` JWKS, unexpired, and minted for
-/// this method and `path` (the path inside the route, `spin-path-info`).
+/// for `receiver` from one of `callers`, signed by a key of the `service_token_keys` JWKS,
+/// unexpired, minted for this method and `path` (the path inside the route,
+/// `spin-path-info`), and not seen before in store `store`.
 pub async fn admit(
     request: &spin_sdk::http::Request,
     receiver: &str,
+    callers: &[&str],
     path: &str,
+    store: &str,
 ) -> Result<ServiceToken, Problem> {
     let rejected =
         |detail: &'static str| Problem::new(ProblemKind::Unauthenticated).with_detail(detail);
@@ -133,17 +149,26 @@ pub async fn admit(
         eprintln!("service token rejected: minted for another request");
         return Err(rejected("the service token was minted for another request"));
     }
-    Ok(verified)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_role;
-
-    #[test]
-    fn remote_suffix_marks_calls_from_other_apps() {
-        assert_eq!(split_role("ingest-remote"), ("ingest", true));
-        assert_eq!(split_role("ingest"), ("ingest", false));
-        assert_eq!(split_role("remote"), ("remote", false));
+    if !callers.contains(&verified.caller.as_str()) {
+        eprintln!(
+            "service token rejected: {} may not call {receiver}",
+            verified.caller
+        );
+        return Err(Problem::new(ProblemKind::Forbidden)
+            .with_detail("this component does not accept calls from the calling component"));
     }
+    // TODO: accepted token ids are never deleted; a sweep by expiry is needed.
+    let first = crate::kv::Store::open(store)
+        .and_then(|store| {
+            store.insert_new(
+                &format!("{TOKEN_ID_PREFIX}{}", verified.token_id),
+                &verified.expires_at,
+            )
+        })
+        .map_err(|_| Problem::new(ProblemKind::ServiceUnavailable))?;
+    if !first {
+        eprintln!("service token rejected: replayed");
+        return Err(rejected("the service token was already used"));
+    }
+    Ok(verified)
 }

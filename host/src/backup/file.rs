@@ -61,15 +61,23 @@ fn associated_data(salt: &[u8], name: &str) -> Vec<u8> {
     [MAGIC, salt, name.as_bytes()].concat()
 }
 
-/// Writes a backup to a temporary file beside the destination, renamed into place by
-/// [`Writer::finish`].
+/// Writes a backup to a new temporary file beside the destination, renamed into place by
+/// [`Writer::finish`] and deleted if the backup fails first.
 pub struct Writer {
-    out: BufWriter<File>,
+    out: Option<BufWriter<File>>,
     temporary: PathBuf,
     destination: PathBuf,
     cipher: Aes256Gcm,
     salt: [u8; SALT_LEN],
     next: usize,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
 }
 
 impl Writer {
@@ -78,9 +86,18 @@ impl Writer {
         let mut salt = [0u8; SALT_LEN];
         getrandom::fill(&mut salt)
             .map_err(|_| anyhow::anyhow!("the system random source failed"))?;
-        let temporary = destination.with_extension("partial");
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix)
+            .map_err(|_| anyhow::anyhow!("the system random source failed"))?;
+        let name = destination
+            .file_name()
+            .context("the backup path names no file")?
+            .to_string_lossy();
+        let suffix: String = suffix.iter().map(|byte| format!("{byte:02x}")).collect();
+        let temporary = destination.with_file_name(format!(".{name}.{suffix}.partial"));
+        // A new file only, so a planted file or link is never written through.
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options
@@ -90,7 +107,7 @@ impl Writer {
         out.write_all(MAGIC)?;
         out.write_all(&salt)?;
         Ok(Self {
-            out,
+            out: Some(out),
             temporary,
             destination: destination.to_path_buf(),
             cipher: key.cipher(&salt)?,
@@ -100,6 +117,17 @@ impl Writer {
     }
 
     fn seal(&mut self, name: &str, plaintext: &[u8]) -> anyhow::Result<()> {
+        if plaintext.len() as u64 > MAX_PART - TAG_LEN as u64 {
+            bail!(
+                "{name} is {} bytes, over the {} bytes one part may hold",
+                plaintext.len(),
+                MAX_PART - TAG_LEN as u64
+            );
+        }
+        let out = self
+            .out
+            .as_mut()
+            .context("the backup is already finished")?;
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce)
             .map_err(|_| anyhow::anyhow!("the system random source failed"))?;
@@ -115,11 +143,11 @@ impl Writer {
             )
             .map_err(|_| anyhow::anyhow!("encryption failed"))?;
         let name_len = u16::try_from(name.len())?;
-        self.out.write_all(&name_len.to_be_bytes())?;
-        self.out.write_all(name.as_bytes())?;
-        self.out.write_all(&nonce)?;
-        self.out.write_all(&(sealed.len() as u64).to_be_bytes())?;
-        self.out.write_all(&sealed)?;
+        out.write_all(&name_len.to_be_bytes())?;
+        out.write_all(name.as_bytes())?;
+        out.write_all(&nonce)?;
+        out.write_all(&(sealed.len() as u64).to_be_bytes())?;
+        out.write_all(&sealed)?;
         Ok(())
     }
 
@@ -133,7 +161,14 @@ impl Writer {
     /// Appends the manifest, flushes to disk and moves the file into place.
     pub fn finish(mut self, manifest: &[u8]) -> anyhow::Result<()> {
         self.seal(MANIFEST, manifest)?;
-        let file = self.out.into_inner().map_err(|error| error.into_error())?;
+        let out = self.out.take().context("the backup is already finished")?;
+        let file = match out.into_inner() {
+            Ok(file) => file,
+            Err(error) => {
+                let _ = std::fs::remove_file(&self.temporary);
+                return Err(error.into_error().into());
+            }
+        };
         file.sync_all()?;
         std::fs::rename(&self.temporary, &self.destination).with_context(|| {
             format!(

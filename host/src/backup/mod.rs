@@ -12,7 +12,8 @@
 //! data, so parts cannot be swapped, reordered or moved between backups unnoticed.
 //!
 //! Restore checks every part before it writes anything, rejects targets that are not empty,
-//! and reads every object and store back afterwards.
+//! and reads every object and store back afterwards. Nothing may write to the targets while
+//! it runs: it checks that they are empty before writing, not in one transaction with it.
 //!
 //! NOTE: the stores are read one after another while the application may be writing, so a
 //! backup of a running deployment is consistent per store, not across stores. The audit log
@@ -347,10 +348,12 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
         }
     }
 
-    // Pass 2: write.
+    // Pass 2: write. A failure here leaves part of the backup written, so the targets must be
+    // emptied before the next attempt.
+    let partial = "restore stopped part-way: empty the stores and buckets before trying again";
     let mut summary = Summary::default();
     for (index, entry) in manifest.parts.iter().enumerate() {
-        let plaintext = reader.part(index)?;
+        let plaintext = reader.part(index).context(partial)?;
         match &entry.kind {
             PartKind::Store { label } => {
                 let dump: StoreDump = serde_json::from_slice(&plaintext)
@@ -367,12 +370,17 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
                     .await?
                     .set_many(entries)
                     .await
-                    .map_err(|error| anyhow::anyhow!("failed to write store {label:?}: {error}"))?;
+                    .map_err(|error| anyhow::anyhow!("failed to write store {label:?}: {error}"))
+                    .context(partial)?;
             }
             PartKind::Object { bucket, key } => {
                 summary.bytes += plaintext.len() as u64;
                 summary.objects += 1;
-                opened.objects.put(bucket, key, &plaintext).await?;
+                opened
+                    .objects
+                    .put(bucket, key, &plaintext)
+                    .await
+                    .context(partial)?;
             }
         }
     }

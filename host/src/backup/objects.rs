@@ -44,17 +44,23 @@ impl ObjectStore {
         })
     }
 
+    /// Returns the path-style URL of `bucket` or of `key` in it. Every segment is encoded
+    /// as SigV4 encodes it for S3 (all but `A-Za-z0-9-._~`), so the path signed is the path
+    /// the server rebuilds.
     fn url(&self, bucket: &str, key: Option<&str>) -> anyhow::Result<url::Url> {
-        let mut url = self.endpoint.clone();
+        const SIGV4: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let mut path = self.endpoint.path().trim_end_matches('/').to_owned();
+        for segment in std::iter::once(bucket).chain(key.into_iter().flat_map(|key| key.split('/')))
         {
-            let mut segments = url
-                .path_segments_mut()
-                .map_err(|_| anyhow::anyhow!("the s3_endpoint variable cannot be a base URL"))?;
-            segments.pop_if_empty().push(bucket);
-            if let Some(key) = key {
-                segments.extend(key.split('/'));
-            }
+            path.push('/');
+            path.extend(percent_encoding::utf8_percent_encode(segment, SIGV4));
         }
+        let mut url = self.endpoint.clone();
+        url.set_path(&path);
         Ok(url)
     }
 
@@ -227,7 +233,18 @@ fn parse_listing(xml: &str) -> anyhow::Result<Listing> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_listing;
+    use super::{ObjectStore, parse_listing};
+
+    #[test]
+    fn object_paths_use_sigv4_encoding() -> anyhow::Result<()> {
+        let store = ObjectStore::new("http://127.0.0.1:9000/base/", "us-east-1", "id", "secret")?;
+        let url = store.url("portal", Some("files/a b+c!(1)~x.y_z-"))?;
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9000/base/portal/files/a%20b%2Bc%21%281%29~x.y_z-"
+        );
+        Ok(())
+    }
 
     #[test]
     fn listing_keys_and_continuation_are_read() -> anyhow::Result<()> {
