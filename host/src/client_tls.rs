@@ -88,7 +88,7 @@ impl ClientTls {
         })
     }
 
-    /// Whether these settings cover requests from `component` to `host:port`.
+    /// Returns whether these settings cover requests from `component` to `host:port`.
     pub fn applies(&self, component: &str, host: &str, port: u16) -> bool {
         let authority = format!("{host}:{port}");
         self.component_ids.iter().any(|id| id == component)

@@ -84,7 +84,7 @@ impl Resolved {
         Ok(Self { values })
     }
 
-    /// The value of application variable `name`.
+    /// Returns the value of application variable `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(Value::expose)
     }

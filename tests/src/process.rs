@@ -16,7 +16,7 @@ use crate::repository_root;
 /// How long a host may take to compile the components and start listening.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The `portal-host` binary cargo built beside this test binary.
+/// Returns the path of the `portal-host` binary that cargo built beside this test binary.
 pub fn host_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/portal-host
@@ -178,7 +178,7 @@ impl HostProcess {
         HostProcess { child, origin, log }
     }
 
-    /// What the host has logged so far.
+    /// Returns what the host has logged so far.
     pub fn log(&self) -> String {
         read(&self.log)
     }
@@ -242,8 +242,8 @@ impl Redis {
         }
     }
 
-    /// The runtime config tables that put every store of `spin.toml` on this server, one
-    /// database per store.
+    /// Returns the runtime config tables that put every store of `spin.toml` on this server,
+    /// one database per store.
     pub fn store_tables(&self) -> String {
         ["auth", "messaging", "uploads", "audit"]
             .iter()

@@ -85,12 +85,12 @@ fn object_hashes(dir: &Path) -> BTreeMap<PathBuf, String> {
     hashes
 }
 
-/// The checkpoint's origin, tree size and root hash lines.
+/// Returns the checkpoint's origin, tree size and root hash lines.
 fn tree_head(note: &str) -> String {
     note.lines().take(3).collect::<Vec<_>>().join("\n")
 }
 
-/// What the patient sees: the thread's message bodies and the photo's SHA-256.
+/// Signs the patient in and returns the thread's message bodies and the photo's SHA-256.
 async fn patient_view(client: &mut Client, thread: &str, photo: &str) -> (Vec<String>, String) {
     let signed_in = client.login("pat@example.org", PASSWORD).await;
     assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
@@ -216,12 +216,11 @@ async fn restore_verifies_journey_backup() {
     let truncated = work.path().join("truncated.backup");
     std::fs::write(&truncated, &sealed[..sealed.len() - 100]).expect("write truncated copy");
     let (ok, _, stderr) = host("restore", &config, empty.path(), "--input", &truncated);
-    assert!(!ok && stderr.contains("damaged"), "{stderr}");
+    assert!(!ok, "a truncated backup was restored");
+    assert!(stderr.contains("damaged"), "{stderr}");
     let (ok, _, stderr) = host("restore", &wrong_config, empty.path(), "--input", &backup);
-    assert!(
-        !ok && stderr.contains("manifest fails authentication"),
-        "{stderr}"
-    );
+    assert!(!ok, "a backup opened with another key was restored");
+    assert!(stderr.contains("manifest fails authentication"), "{stderr}");
 
     // The restore into an empty state directory and bucket.
     let target = Arc::new(tempfile::tempdir().expect("temporary directory"));
@@ -237,7 +236,8 @@ async fn restore_verifies_journey_backup() {
 
     // Restoring again over the restored state is rejected.
     let (ok, _, stderr) = host("restore", &config, target.path(), "--input", &backup);
-    assert!(!ok && stderr.contains("empty"), "{stderr}");
+    assert!(!ok, "a restore over existing state succeeded");
+    assert!(stderr.contains("empty"), "{stderr}");
 
     // A portal on the restored state signs the same tree head, and the signature verifies.
     let second = Portal::start_in_dir(target.clone(), &overrides, true)

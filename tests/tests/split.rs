@@ -67,7 +67,7 @@ fn event() -> String {
     .expect("event JSON")
 }
 
-/// The tree size of the audit app's current checkpoint.
+/// Returns the tree size of the audit app's current checkpoint.
 async fn tree_size(client: &Client) -> u64 {
     let (status, checkpoint) = client.send_text("/audit/checkpoint").await;
     assert_eq!(status, 200, "{checkpoint}");
@@ -99,7 +99,7 @@ async fn audit_app_admits_only_service_tokens() {
     let rest_origin = format!("https://localhost:{rest_port}");
 
     // The audit app: the public audit routes, the ingest role for itself and for other apps,
-    // and scheduled checkpoints. It asks the other app's auth about sessions.
+    // and scheduled checkpoints. It checks sessions with the other app's auth.
     let audit_config = runtime_config(
         &dir.path().join("audit.toml"),
         &[

@@ -20,7 +20,7 @@ use spin_sdk::http::FullBody;
 
 use crate::edge;
 
-/// Why a call to another component failed.
+/// Failure of a call to another component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallError {
     /// The URL or the request could not be built.

@@ -173,8 +173,8 @@ impl AccessToken {
 pub struct ServiceToken {
     /// The calling component (`sub`).
     pub caller: String,
-    /// The request it was minted for (`req`): the method, a space and the path the receiver
-    /// sees, such as `POST /ingest`.
+    /// The request it was minted for (`req`): the method, a space and the path inside the
+    /// receiver's route, such as `POST /ingest`.
     pub request: String,
     /// `jti`.
     pub token_id: String,

@@ -65,7 +65,7 @@ impl TokenIssuer {
     }
 
     /// Issues a service token from component `caller` to component `receiver` for one
-    /// `request` (`METHOD /path`, the path as the receiver sees it), valid for
+    /// `request` (`METHOD /path`, the path inside the receiver's route), valid for
     /// [`crate::SERVICE_TOKEN_LIFETIME_SECS`].
     pub fn issue_service(
         &self,

@@ -180,7 +180,7 @@ impl Writer {
     }
 }
 
-/// Where each part sits in the file.
+/// Position and nonce of one part in the file.
 struct Located {
     name: String,
     nonce: [u8; NONCE_LEN],

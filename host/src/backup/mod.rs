@@ -41,7 +41,7 @@ use crate::variables::{self, Resolved};
 pub use file::BackupKey;
 use objects::ObjectStore;
 
-/// Where the application's state lives: the same inputs `portal-host up` takes.
+/// Location of the application's state: the same inputs `portal-host up` takes.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Path of `spin.toml`.
@@ -52,7 +52,7 @@ pub struct Target {
     pub state_dir: PathBuf,
 }
 
-/// What a backup or restore handled.
+/// Counts of what a backup or restore copied.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// Key-value stores, by label, with their number of keys.
@@ -204,6 +204,32 @@ async fn store(opened: &Opened, label: &str) -> anyhow::Result<Arc<dyn Store>> {
         .map_err(|error| anyhow::anyhow!("failed to open key-value store {label:?}: {error}"))
 }
 
+/// Reads every entry of store `label`, sorted by key, into a store part's plaintext. Returns
+/// the plaintext, the number of entries and the bytes of their values.
+async fn dump_store(opened: &Opened, label: &str) -> anyhow::Result<(Vec<u8>, usize, u64)> {
+    let store = store(opened, label).await?;
+    let mut keys = store
+        .keys()
+        .await
+        .map_err(|error| anyhow::anyhow!("failed to list store {label:?}: {error}"))?;
+    keys.sort();
+    let mut entries = Vec::with_capacity(keys.len());
+    let mut bytes = 0;
+    for key in keys {
+        // A key deleted since the listing is not copied.
+        let value = store
+            .get(&key)
+            .await
+            .map_err(|error| anyhow::anyhow!("failed to read store {label:?}: {error}"))?;
+        if let Some(value) = value {
+            bytes += value.len() as u64;
+            entries.push((key, Base64::encode_string(&value)));
+        }
+    }
+    let count = entries.len();
+    Ok((serde_json::to_vec(&StoreDump { entries })?, count, bytes))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -221,26 +247,9 @@ pub async fn create(target: &Target, output: &Path) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
 
     for label in &opened.labels {
-        let store = store(&opened, label).await?;
-        let mut keys = store
-            .keys()
-            .await
-            .map_err(|error| anyhow::anyhow!("failed to list store {label:?}: {error}"))?;
-        keys.sort();
-        let mut entries = Vec::with_capacity(keys.len());
-        for key in keys {
-            // A key deleted since the listing is simply not copied.
-            if let Some(value) = store
-                .get(&key)
-                .await
-                .map_err(|error| anyhow::anyhow!("failed to read store {label:?}: {error}"))?
-            {
-                summary.bytes += value.len() as u64;
-                entries.push((key, Base64::encode_string(&value)));
-            }
-        }
-        summary.stores.insert(label.clone(), entries.len());
-        let plaintext = serde_json::to_vec(&StoreDump { entries })?;
+        let (plaintext, entries, bytes) = dump_store(&opened, label).await?;
+        summary.bytes += bytes;
+        summary.stores.insert(label.clone(), entries);
         writer.part(&plaintext)?;
         parts.push(PartEntry {
             kind: PartKind::Store {
@@ -389,24 +398,7 @@ pub async fn restore(target: &Target, input: &Path) -> anyhow::Result<Summary> {
     for entry in &manifest.parts {
         match &entry.kind {
             PartKind::Store { label } => {
-                let store = store(&opened, label).await?;
-                let mut keys = store
-                    .keys()
-                    .await
-                    .map_err(|error| anyhow::anyhow!("failed to list store {label:?}: {error}"))?;
-                keys.sort();
-                let mut entries = Vec::with_capacity(keys.len());
-                for key in keys {
-                    let value = store
-                        .get(&key)
-                        .await
-                        .map_err(|error| {
-                            anyhow::anyhow!("failed to read store {label:?}: {error}")
-                        })?
-                        .unwrap_or_default();
-                    entries.push((key, Base64::encode_string(&value)));
-                }
-                let plaintext = serde_json::to_vec(&StoreDump { entries })?;
+                let (plaintext, _, _) = dump_store(&opened, label).await?;
                 if sha256_hex(&plaintext) != entry.sha256 {
                     bail!("key-value store {label:?} does not read back as the backup contains it");
                 }

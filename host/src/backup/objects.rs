@@ -19,7 +19,7 @@ pub struct ObjectStore {
 }
 
 impl ObjectStore {
-    /// A client of `endpoint` (path-style URLs) in `region`.
+    /// Creates a client of `endpoint` (path-style URLs) in `region`.
     pub fn new(
         endpoint: &str,
         region: &str,
